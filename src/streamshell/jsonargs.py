@@ -1,0 +1,259 @@
+"""Decode a tool call's JSON arguments with the reference's error messages.
+
+The reference parses arguments with Rust's serde_json, and the model reads its
+errors (``missing field `cmd` at line 1 column 2``). This decoder reproduces those
+messages and positions (line, and column counted in bytes) for the flat objects
+our tools take, and does better in two ways: a wrong type or value names the
+field (``session_id: invalid type: ...``, the ``serde_path_to_error`` form), and
+unknown fields are rejected, as the advertised ``additionalProperties: false``
+says, instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from .errors import InvalidArgumentsError
+
+U32_MAX = 2**32 - 1
+U64_MAX = 2**64 - 1
+I64_MIN = -(2**63)
+
+
+class Kind(enum.Enum):
+    """The Rust type a field deserializes into, named as serde names it in errors."""
+
+    STRING = "a string"
+    BOOL = "a boolean"
+    U32 = "u32"
+    U64 = "u64"
+    STRING_MAP = "a map"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of an argument struct."""
+
+    name: str
+    kind: Kind
+    required: bool = False
+    nullable: bool = False
+
+
+_INT_RANGES = {Kind.U32: U32_MAX, Kind.U64: U64_MAX}
+
+
+def _rust_float(value: float) -> str:
+    """Format a float as serde's error messages do (Rust ``Display`` plus a ``.0``)."""
+    text = format(Decimal(repr(value)), "f")
+    return text if "." in text else text + ".0"
+
+
+def _rust_debug_str(value: str) -> str:
+    """Quote a string the way Rust's ``{:?}`` does."""
+    escapes = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+    out = []
+    for ch in value:
+        if ch in escapes:
+            out.append(escapes[ch])
+        elif not ch.isprintable():
+            out.append(f"\\u{{{ord(ch):x}}}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _unexpected(value: object) -> str:
+    """serde's ``Unexpected`` description of a JSON value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean `{str(value).lower()}`"
+    if isinstance(value, int):
+        if I64_MIN <= value <= U64_MAX:
+            return f"integer `{value}`"
+        return f"floating point `{_rust_float(float(value))}`"
+    if isinstance(value, float):
+        return f"floating point `{_rust_float(value)}`"
+    if isinstance(value, str):
+        return f"string {_rust_debug_str(value)}"
+    if isinstance(value, list):
+        return "sequence"
+    return "map"
+
+
+def _is_unicode(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_value(kind: Kind, value: object, *, nullable: bool = False) -> str | None:
+    """Why ``value`` does not fit ``kind`` (serde's wording), or None when it does."""
+    if value is None and nullable:
+        return None
+    if kind in _INT_RANGES:
+        if isinstance(value, int) and not isinstance(value, bool) and I64_MIN <= value <= U64_MAX:
+            if 0 <= value <= _INT_RANGES[kind]:
+                return None
+            return f"invalid value: {_unexpected(value)}, expected {kind.value}"
+        return f"invalid type: {_unexpected(value)}, expected {kind.value}"
+    if kind is Kind.STRING:
+        if isinstance(value, str) and not _is_unicode(value):
+            return "invalid unicode code point: the string holds a lone surrogate"
+        ok = isinstance(value, str)
+    elif kind is Kind.BOOL:
+        ok = isinstance(value, bool)
+    else:
+        ok = isinstance(value, Mapping)
+    return None if ok else f"invalid type: {_unexpected(value)}, expected {kind.value}"
+
+
+def check_string_map(name: str, value: Mapping[Any, Any]) -> str | None:
+    """Why a ``{str: str}`` map is bad, naming the entry, or None."""
+    for key, item in value.items():
+        problem = check_value(Kind.STRING, key) or check_value(Kind.STRING, item)
+        if problem:
+            return f"{name}.{key}: {problem}"
+    return None
+
+
+def _one_of(names: Sequence[str]) -> str:
+    quoted = [f"`{n}`" for n in names]
+    if not quoted:
+        return "there are no fields"
+    if len(quoted) == 1:
+        return quoted[0]
+    if len(quoted) == 2:
+        return f"{quoted[0]} or {quoted[1]}"
+    return "one of " + ", ".join(quoted)
+
+
+class _Reader:
+    """A cursor over the argument text that reports serde_json positions."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.index = 0
+        self._decoder = json.JSONDecoder(parse_constant=self._reject_constant)
+
+    @staticmethod
+    def _reject_constant(name: str) -> Any:
+        raise ValueError(name)
+
+    def fail(self, message: str, index: int | None = None) -> InvalidArgumentsError:
+        """An error at ``index`` (default: just after what was consumed)."""
+        at = self.index if index is None else min(index, len(self.text))
+        before = self.text[:at]
+        line = before.count("\n") + 1
+        column = len(before[before.rfind("\n") + 1 :].encode())
+        return InvalidArgumentsError(f"{message} at line {line} column {column}")
+
+    def fail_peek(self, message: str) -> InvalidArgumentsError:
+        """An error at the character being looked at (serde's ``peek_error``)."""
+        return self.fail(message, self.index + 1)
+
+    def skip_ws(self) -> str:
+        """Skip JSON whitespace; return the next character, or '' at the end."""
+        text = self.text
+        while self.index < len(text) and text[self.index] in " \t\n\r":
+            self.index += 1
+        return text[self.index] if self.index < len(text) else ""
+
+    def string(self) -> str:
+        """Read a string whose opening quote is at the cursor."""
+        try:
+            value, self.index = self._decoder.raw_decode(self.text, self.index)
+        except json.JSONDecodeError as e:
+            if e.msg.startswith("Unterminated"):
+                message, at = "EOF while parsing a string", len(self.text)
+            elif "control character" in e.msg:
+                message, at = "control character (\\u0000-\\u001F) found while parsing a string", e.pos + 1
+            else:
+                message, at = "invalid escape", e.pos + 1
+            raise self.fail(message, at) from None
+        assert isinstance(value, str)
+        return value
+
+    def value(self) -> Any:
+        """Read any JSON value at the cursor."""
+        first = self.skip_ws()
+        if first == "":
+            raise self.fail("EOF while parsing a value", len(self.text))
+        if first == '"':
+            return self.string()
+        try:
+            value, self.index = self._decoder.raw_decode(self.text, self.index)
+        except (json.JSONDecodeError, ValueError) as e:
+            pos = e.pos if isinstance(e, json.JSONDecodeError) else self.index
+            raise self.fail("expected value", pos + 1) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail("number out of range")
+        return value
+
+
+def decode_struct(text: str, struct_name: str, fields: Sequence[Field]) -> dict[str, Any]:
+    """Parse ``text`` as a JSON object with exactly these fields; return the given ones.
+
+    Raises :class:`InvalidArgumentsError` with serde_json's message and position.
+    """
+    by_name = {f.name: f for f in fields}
+    reader = _Reader(text)
+    first = reader.skip_ws()
+    if first != "{":
+        value = reader.value()
+        raise reader.fail(f"invalid type: {_unexpected(value)}, expected struct {struct_name}")
+    reader.index += 1
+    found: dict[str, Any] = {}
+    while True:
+        ch = reader.skip_ws()
+        if ch == "}" and not found:
+            reader.index += 1
+            break
+        if ch == "":
+            raise reader.fail("EOF while parsing an object", len(text))
+        if ch != '"':
+            raise reader.fail_peek("trailing comma" if ch == "}" else "key must be a string")
+        key = reader.string()
+        field = by_name.get(key)
+        if field is None:
+            raise reader.fail(f"unknown field `{key}`, expected {_one_of(list(by_name))}")
+        if key in found:
+            raise reader.fail(f"duplicate field `{key}`")
+        ch = reader.skip_ws()
+        if ch == "":
+            raise reader.fail("EOF while parsing an object", len(text))
+        if ch != ":":
+            raise reader.fail_peek("expected `:`")
+        reader.index += 1
+        value = reader.value()
+        problem = check_value(field.kind, value, nullable=field.nullable)
+        if problem:
+            problem = f"{key}: {problem}"
+        elif field.kind is Kind.STRING_MAP and value is not None:
+            problem = check_string_map(key, value)
+        if problem:
+            raise reader.fail(problem)
+        found[key] = value
+        ch = reader.skip_ws()
+        if ch == "":
+            raise reader.fail("EOF while parsing an object", len(text))
+        if ch not in ",}":
+            raise reader.fail_peek("expected `,` or `}`")
+        reader.index += 1
+        if ch == "}":
+            break
+    for field in fields:
+        if field.required and field.name not in found:
+            raise reader.fail(f"missing field `{field.name}`")
+    if reader.skip_ws():
+        raise reader.fail_peek("trailing characters")
+    return found

@@ -1,0 +1,97 @@
+"""Parameters of the two tools, with the reference's names, defaults and validation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Self
+
+from .errors import InvalidArgumentsError
+from .jsonargs import Field, Kind, check_string_map, check_value, decode_struct
+
+DEFAULT_EXEC_YIELD_TIME_MS = 10_000
+DEFAULT_WRITE_YIELD_TIME_MS = 250
+DEFAULT_MAX_OUTPUT_TOKENS = 10_000
+DEFAULT_SHELL = "/bin/bash"
+
+
+class _Params:
+    """Shared parsing and validation for the parameter dataclasses."""
+
+    _SPEC: ClassVar[tuple[Field, ...]]
+    _STRUCT: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        """Validate fields set from Python the same way as fields parsed from JSON."""
+        for spec in self._SPEC:
+            value = getattr(self, spec.name)
+            problem = check_value(spec.kind, value, nullable=spec.nullable)
+            if problem:
+                raise InvalidArgumentsError(f"{spec.name}: {problem}")
+            if spec.kind is Kind.STRING_MAP and value is not None:
+                problem = check_string_map(spec.name, value)
+                if problem:
+                    raise InvalidArgumentsError(problem)
+                object.__setattr__(self, spec.name, dict(value))
+
+    @classmethod
+    def from_json(cls, arguments: str) -> Self:
+        """Parse a tool call's JSON ``arguments`` string.
+
+        Raises :class:`InvalidArgumentsError` whose text is the reference's
+        ``failed to parse function arguments: ...`` message.
+        """
+        return cls(**decode_struct(arguments, cls._STRUCT, cls._SPEC))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parameters as JSON-ready arguments (all fields, defaults included)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ExecCommandParams(_Params):
+    """Arguments of ``exec_command``: run ``cmd`` with ``shell -lc`` (``-c`` when not login).
+
+    ``workdir``, ``env`` and ``tty`` are streamshell extras: the working directory
+    (default: the manager's), extra environment variables, and ``tty=False`` to run
+    on pipes instead of a PTY.
+    """
+
+    cmd: str
+    yield_time_ms: int = DEFAULT_EXEC_YIELD_TIME_MS
+    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
+    shell: str = DEFAULT_SHELL
+    login: bool = True
+    workdir: str | None = None
+    env: Mapping[str, str] | None = None
+    tty: bool = True
+
+    _STRUCT = "ExecCommandParams"
+    _SPEC = (
+        Field("cmd", Kind.STRING, required=True),
+        Field("yield_time_ms", Kind.U64),
+        Field("max_output_tokens", Kind.U64),
+        Field("shell", Kind.STRING),
+        Field("login", Kind.BOOL),
+        Field("workdir", Kind.STRING, nullable=True),
+        Field("env", Kind.STRING_MAP, nullable=True),
+        Field("tty", Kind.BOOL),
+    )
+
+
+@dataclass(frozen=True)
+class WriteStdinParams(_Params):
+    """Arguments of ``write_stdin``: type ``chars`` into session ``session_id``, then collect output."""
+
+    session_id: int
+    chars: str
+    yield_time_ms: int = DEFAULT_WRITE_YIELD_TIME_MS
+    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
+
+    _STRUCT = "WriteStdinParams"
+    _SPEC = (
+        Field("session_id", Kind.U32, required=True),
+        Field("chars", Kind.STRING, required=True),
+        Field("yield_time_ms", Kind.U64),
+        Field("max_output_tokens", Kind.U64),
+    )
