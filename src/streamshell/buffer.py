@@ -1,0 +1,133 @@
+"""A session's output between two calls, kept in bounded memory.
+
+The reference only saw output produced while a call was waiting; anything printed
+between calls was lost. A session here always collects, and a call takes what
+was collected. To stay bounded whatever the process prints, the buffer keeps the
+first ``window`` bytes (head) and the last ``window`` bytes (tail) and only
+counts the bytes in between. Because middle truncation only looks at the first
+and last ``max_bytes`` bytes, a window of at least ``max_bytes + 4`` still gives
+the exact truncated text and the exact original token count.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from .truncation import NotRetainedError, approx_token_count, truncate_middle, truncate_windowed
+
+WINDOW_SLACK = 4
+"""Bytes kept beyond the call's cap so a char boundary next to the cut can be found."""
+
+
+@dataclass(frozen=True)
+class Captured:
+    """Output taken from a buffer: ``head``, then ``dropped`` unkept bytes, then ``tail``."""
+
+    head: bytes
+    tail: bytes
+    dropped: int
+
+    @property
+    def total(self) -> int:
+        """Bytes the process wrote, kept or not."""
+        return len(self.head) + self.dropped + len(self.tail)
+
+    def render(self, max_bytes: int) -> tuple[str, int | None]:
+        """The text for the model: decoded, cut to ``max_bytes``, with the original token count if cut.
+
+        When every byte was kept this is exactly the reference's
+        ``truncate_middle(from_utf8_lossy(output))``. When the middle was not kept
+        but lies inside what truncation removes anyway, the text is the same as if
+        it had been kept. Only when the cap is larger than what was kept does the
+        gap show, as a one-line marker that says how many bytes were dropped.
+        """
+        if not self.dropped:
+            text, original = truncate_middle((self.head + self.tail).decode("utf-8", "replace"), max_bytes)
+            return text, None if original is None else approx_token_count(self.total)
+        try:
+            text = truncate_windowed(self.head, self.tail, self.total, max_bytes)
+        except NotRetainedError:
+            head = self.head.decode("utf-8", "replace")
+            tail = self.tail.decode("utf-8", "replace")
+            newline = "" if head.endswith("\n") or not head else "\n"
+            marker = f"…{self.dropped} bytes dropped: more output than the session buffer holds…\n"
+            text, _ = truncate_middle(f"{head}{newline}{marker}{tail}", max_bytes)
+        return text, approx_token_count(self.total)
+
+
+class OutputBuffer:
+    """Head, dropped-byte count and tail of the output since the last :meth:`take`."""
+
+    def __init__(self, window: int) -> None:
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
+        self._window = window
+        self._head = bytearray()
+        self._tail: deque[bytes] = deque()
+        self._tail_len = 0
+        self._dropped = 0
+
+    @property
+    def window(self) -> int:
+        """Bytes kept at each end."""
+        return self._window
+
+    @window.setter
+    def window(self, window: int) -> None:
+        """Resize the ends; growing keeps everything already held, shrinking drops from the tail's start."""
+        self._window = window
+        if not self._dropped:
+            self._refill_head()
+        self._trim_tail()
+
+    def __len__(self) -> int:
+        """Bytes written since the last take, kept or not."""
+        return len(self._head) + self._dropped + self._tail_len
+
+    def append(self, data: bytes) -> None:
+        """Add output; the head fills first, then the tail, whose oldest bytes give way."""
+        room = self._window - len(self._head)
+        if room > 0 and not self._tail:
+            self._head += data[:room]
+            data = data[room:]
+        if data:
+            self._tail.append(data)
+            self._tail_len += len(data)
+            self._trim_tail()
+
+    def take(self) -> Captured:
+        """Everything since the last take; the buffer starts over empty."""
+        captured = Captured(bytes(self._head), b"".join(self._tail), self._dropped)
+        self.clear()
+        return captured
+
+    def clear(self) -> None:
+        """Forget everything held (the reference's "only output from now on")."""
+        self._head.clear()
+        self._tail.clear()
+        self._tail_len = 0
+        self._dropped = 0
+
+    def _refill_head(self) -> None:
+        """With nothing dropped head and tail are contiguous: move tail bytes into a grown head."""
+        while self._tail and len(self._head) < self._window:
+            chunk = self._tail.popleft()
+            room = self._window - len(self._head)
+            self._head += chunk[:room]
+            if len(chunk) > room:
+                self._tail.appendleft(chunk[room:])
+            self._tail_len -= min(room, len(chunk))
+
+    def _trim_tail(self) -> None:
+        excess = self._tail_len - self._window
+        while excess > 0:
+            chunk = self._tail.popleft()
+            if len(chunk) > excess:
+                self._tail.appendleft(chunk[excess:])
+                cut = excess
+            else:
+                cut = len(chunk)
+            self._tail_len -= cut
+            self._dropped += cut
+            excess -= cut
