@@ -1,0 +1,60 @@
+"""Shared test helpers: process inspection and event waits (no fixed sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+
+MARK = "STREAMSHELL_TEST_RUN"
+"""Every test runs with a unique value of this variable, which its children inherit."""
+
+
+def process_state(pid: int) -> str | None:
+    """The one-letter state of a process ('Z' for a zombie), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(b")") + 2 :].split()[0].decode()
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a running (not zombie) process."""
+    return process_state(pid) not in (None, "Z")
+
+
+def marked_processes(value: str) -> list[tuple[int, str]]:
+    """Live processes whose environment carries ``MARK=value``: what a test started."""
+    needle = f"{MARK}={value}".encode()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if needle in environ and alive(pid):
+            found.append((pid, cmdline))
+    return found
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    """Wait for ``predicate`` to hold (checked every 10 ms); fail after a generous ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def body(text: str) -> str:
+    """The output part of a tool result text."""
+    return text.split("\nOutput:\n", 1)[1]
