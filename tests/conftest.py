@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -14,9 +15,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import MARK, marked_processes  # noqa: E402
-
-from streamshell import SessionManager  # noqa: E402
+from helpers import MARK, marked_processes
+from streamshell import SessionManager
 
 LEFTOVER_GRACE = 5.0
 """Seconds a test's processes get to finish dying (SIGKILLed ones still need reaping)."""
@@ -35,10 +35,8 @@ def no_processes_left_behind(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         time.sleep(0.05)
         left = marked_processes(value)
     for pid, _ in left:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
     assert not left, f"processes left behind: {left}"
 
 

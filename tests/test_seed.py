@@ -67,17 +67,13 @@ PY"""
 
 
 def test_to_text_output_exited_no_truncation() -> None:
-    out = ExecCommandOutput(
-        wall_time=1.234, exit_status=Exited(0), original_token_count=None, output="hello"
-    )
+    out = ExecCommandOutput(wall_time=1.234, exit_status=Exited(0), original_token_count=None, output="hello")
     expected = "Wall time: 1.234 seconds\nProcess exited with code 0\nOutput:\nhello"
     assert out.to_text_output() == expected
 
 
 def test_to_text_output_ongoing_with_truncation() -> None:
-    out = ExecCommandOutput(
-        wall_time=0.5, exit_status=Ongoing(42), original_token_count=1000, output="abc"
-    )
+    out = ExecCommandOutput(wall_time=0.5, exit_status=Ongoing(42), original_token_count=1000, output="abc")
     expected = (
         "Wall time: 0.500 seconds\n"
         "Process running with session ID 42\n"

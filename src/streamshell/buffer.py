@@ -40,7 +40,8 @@ class Captured:
         ``truncate_middle(from_utf8_lossy(output))``. When the middle was not kept
         but lies inside what truncation removes anyway, the text is the same as if
         it had been kept. Only when the cap is larger than what was kept does the
-        gap show, as a one-line marker that says how many bytes were dropped.
+        gap show: head, a one-line marker that says how many bytes were dropped,
+        and tail (at most the two windows, however small the cap).
         """
         if not self.dropped:
             text, original = truncate_middle((self.head + self.tail).decode("utf-8", "replace"), max_bytes)
@@ -52,7 +53,7 @@ class Captured:
             tail = self.tail.decode("utf-8", "replace")
             newline = "" if head.endswith("\n") or not head else "\n"
             marker = f"…{self.dropped} bytes dropped: more output than the session buffer holds…\n"
-            text, _ = truncate_middle(f"{head}{newline}{marker}{tail}", max_bytes)
+            text = f"{head}{newline}{marker}{tail}"
         return text, approx_token_count(self.total)
 
 

@@ -177,8 +177,8 @@ class _Reader:
                 message, at = "EOF while parsing a string", len(self.text)
             elif "control character" in e.msg:
                 message, at = "control character (\\u0000-\\u001F) found while parsing a string", e.pos + 1
-            else:
-                message, at = "invalid escape", e.pos + 1
+            else:  # serde has consumed the backslash and the character after it
+                message, at = "invalid escape", e.pos + 2
             raise self.fail(message, at) from None
         assert isinstance(value, str)
         return value

@@ -161,6 +161,8 @@ def truncate_windowed(head: bytes, tail: bytes, length: int, max_bytes: int) -> 
 
     The result equals ``truncate_middle`` of the whole output (when it is valid
     UTF-8) as long as head and tail each hold more than ``max_bytes`` bytes;
-    otherwise :class:`NotRetainedError` is raised. ``length`` must exceed ``max_bytes``.
+    otherwise, or when the whole output would fit, :class:`NotRetainedError` is raised.
     """
+    if length <= max_bytes:
+        raise NotRetainedError
     return _truncate_window(_Window(head, tail, length), max_bytes, "replace")

@@ -1,0 +1,107 @@
+"""Input: queued and non-blocking, bounded, reported when pending, and Ctrl-C always gets through."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from streamshell import (
+    ExecCommandParams,
+    Exited,
+    Ongoing,
+    SessionManager,
+    WriteError,
+    WriteStdinParams,
+    handle_function_call,
+)
+from streamshell.session import MAX_PENDING_INPUT
+
+
+def sh(cmd: str, **kw: object) -> ExecCommandParams:
+    return ExecCommandParams(cmd=cmd, login=False, **kw)  # type: ignore[arg-type]
+
+
+async def start(manager: SessionManager, cmd: str, **kw: object) -> int:
+    out = await manager.exec_command(sh(cmd, yield_time_ms=0, **kw))
+    assert isinstance(out.exit_status, Ongoing)
+    return out.exit_status.session_id
+
+
+BIG_INPUT = ("x" * 99 + "\n") * 3000  # 300 KB of lines: far more than a PTY buffers
+
+
+@pytest.mark.parametrize("tty", [True, False])
+async def test_input_for_a_process_that_does_not_read_never_blocks(
+    manager: SessionManager, tty: bool
+) -> None:
+    sid = await start(manager, "sleep 600", tty=tty)
+    stuck, other = await asyncio.gather(
+        manager.write_stdin(WriteStdinParams(sid, BIG_INPUT, yield_time_ms=500)),
+        manager.exec_command(sh("echo meanwhile")),
+    )
+    assert (other.exit_status, other.output) == (Exited(0), "meanwhile\r\n")
+    assert stuck.exit_status == Ongoing(sid)
+    assert 0 < stuck.pending_input_bytes <= len(BIG_INPUT)
+    text = stuck.to_text_output()
+    assert f"Warning: {stuck.pending_input_bytes} bytes of input not yet written" in text
+
+    # Ctrl-C behind the stuck input flushes it and interrupts, as a terminal does.
+    interrupted = await manager.write_stdin(WriteStdinParams(sid, "\x03", yield_time_ms=30_000))
+    assert interrupted.exit_status == Exited(130)
+    assert interrupted.pending_input_bytes == 0
+
+
+async def test_pending_input_is_bounded(manager: SessionManager) -> None:
+    sid = await start(manager, "sleep 600")
+    with pytest.raises(
+        WriteError, match=r"^failed to write to stdin: .* at most 1048576 bytes can be queued$"
+    ):
+        await manager.write_stdin(WriteStdinParams(sid, "y" * (MAX_PENDING_INPUT + 1)))
+    result = await handle_function_call(
+        manager, "write_stdin", f'{{"session_id": {sid}, "chars": "{"y" * (MAX_PENDING_INPUT + 1)}"}}'
+    )
+    assert not result.success and result.content.startswith("failed to write to stdin: ")
+    still = await manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=0))
+    assert still.exit_status == Ongoing(sid)
+
+
+async def test_queued_input_is_delivered_when_the_process_reads(
+    manager: SessionManager, tmp_path: Path
+) -> None:
+    flag = tmp_path / "read-now"
+    sid = await start(manager, f"while [ ! -e {flag} ]; do sleep 0.01; done; wc -c", tty=False)
+    first = await manager.write_stdin(WriteStdinParams(sid, BIG_INPUT, yield_time_ms=0))
+    assert first.pending_input_bytes > 0
+    flag.touch()
+    done = await manager.write_stdin(WriteStdinParams(sid, "\x04", yield_time_ms=30_000))
+    assert (done.exit_status, done.output.strip()) == (Exited(0), str(len(BIG_INPUT)))
+
+
+async def test_nothing_may_follow_ctrl_d_on_pipes(manager: SessionManager) -> None:
+    sid = await start(manager, "cat", tty=False)
+    with pytest.raises(WriteError, match="nothing can follow"):
+        await manager.write_stdin(WriteStdinParams(sid, "a\x04b"))
+    closed = await manager.write_stdin(WriteStdinParams(sid, "\x04", yield_time_ms=30_000))
+    assert closed.exit_status == Exited(0)
+
+
+async def test_ctrl_d_on_a_pty_ends_a_line_mode_read(manager: SessionManager) -> None:
+    sid = await start(manager, "cat")
+    out = await manager.write_stdin(WriteStdinParams(sid, "hello\n\x04", yield_time_ms=30_000))
+    assert (out.exit_status, out.output) == (Exited(0), "hello\r\nhello\r\n")
+
+
+async def test_raw_mode_programs_get_ctrl_c_as_a_byte(manager: SessionManager) -> None:
+    prog = (
+        "python3 -c \"import sys, tty; tty.setraw(0); print('raw', flush=True); "
+        'print(repr(sys.stdin.read(1)), flush=True)"'
+    )
+    sid = await start(manager, prog)
+    seen = ""
+    while "raw" not in seen:
+        seen += (await manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=200))).output
+    out = await manager.write_stdin(WriteStdinParams(sid, "\x03", yield_time_ms=30_000))
+    assert out.exit_status == Exited(0)
+    assert "'\\x03'" in out.output
