@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -242,3 +244,37 @@ async def test_resize_errors(manager: SessionManager) -> None:
         await manager.resize(sid, 0, 10)
     with pytest.raises(UnknownSessionError):
         await manager.resize(99, 10, 10)
+
+
+OWNER_KILLED = textwrap.dedent(
+    """
+    import asyncio, sys
+    from streamshell import ExecCommandParams, SessionManager
+    async def main():
+        manager = SessionManager(watchdog=sys.argv[1] == "on")
+        out = await manager.exec_command(ExecCommandParams(
+            cmd="trap '' HUP TERM; echo $$; sleep 600 & wait", login=False, yield_time_ms=2000))
+        print(out.output.strip(), flush=True)
+        await asyncio.sleep(600)
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.parametrize("watchdog", ["on", "off"])
+async def test_sessions_die_when_their_owner_is_sigkilled(watchdog: str) -> None:
+    """Closing the PTY master hangs the session up, but a shell ignoring SIGHUP survives that;
+    the watchdog kills it anyway."""
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER_KILLED, watchdog], stdout=subprocess.PIPE, text=True
+    )
+    assert owner.stdout is not None
+    pid = int(owner.stdout.readline())
+    owner.kill()
+    owner.wait()
+    if watchdog == "on":
+        await wait_until(lambda: not alive(pid), what="the watchdog to kill the orphaned session")
+    else:
+        await asyncio.sleep(1)  # what the watchdog would have had to do, not done
+        assert alive(pid), "without the watchdog a shell ignoring SIGHUP outlives its owner"
+        os.killpg(pid, signal.SIGKILL)

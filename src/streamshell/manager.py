@@ -36,6 +36,7 @@ from .params import DEFAULT_MAX_OUTPUT_TOKENS, ExecCommandParams, WriteStdinPara
 from .session import Session
 from .spawn import Launch, LaunchError, spawn_pipes, spawn_pty
 from .truncation import TOKEN_BYTES
+from .watchdog import Watchdog
 
 OutputCallback = Callable[[str], None]
 
@@ -92,6 +93,9 @@ class SessionManager:
     - ``kill_grace``: seconds between SIGTERM and SIGKILL when killing a group.
     - ``exit_drain_timeout``: after a process exits, how long to wait for the end of
       its output when a background child keeps the terminal open.
+    - ``watchdog``: start a helper process that kills the sessions' process groups if
+      this process dies without closing the manager (SIGKILL, OOM), even shells that
+      ignore SIGHUP.
     """
 
     def __init__(
@@ -107,6 +111,7 @@ class SessionManager:
         drop_env_containing: Iterable[str] = DEFAULT_DROP_ENV_CONTAINING,
         kill_grace: float = 0.5,
         exit_drain_timeout: float = 0.1,
+        watchdog: bool = True,
     ) -> None:
         if max_sessions < 1:
             raise ValueError(f"max_sessions must be >= 1, got {max_sessions}")
@@ -139,6 +144,7 @@ class SessionManager:
         self._ended: OrderedDict[int, str] = OrderedDict()
         self._cleanups: set[asyncio.Task[None]] = set()
         self._pgids: set[int] = set()
+        self._watchdog = Watchdog(kill_grace) if watchdog else None
         self._closed = False
         self._finalizer = weakref.finalize(self, _kill_process_groups, self._pgids)
 
@@ -172,7 +178,7 @@ class SessionManager:
             drain_timeout=self._drain_timeout,
         )
         self._sessions[session_id] = session
-        self._pgids.add(spawned.pid)
+        self._own(spawned.pid)
         return await self._collect(
             session, started, params.yield_time_ms, params.max_output_tokens, on_output
         )
@@ -235,6 +241,8 @@ class SessionManager:
             self._retire(session, "was killed when the session manager closed")
         while self._cleanups:
             await asyncio.gather(*self._cleanups, return_exceptions=True)
+        if self._watchdog is not None:
+            await self._watchdog.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -362,7 +370,7 @@ class SessionManager:
         self._remember_end(session.id, how)
         if session.process.exited and not session.process.group_alive():
             session.close()
-            self._pgids.discard(session.pid)
+            self._disown(session.pid)
             return
         self._track(self._cleanup(session))
 
@@ -371,7 +379,18 @@ class SessionManager:
             await session.terminate(self._kill_grace)
         finally:
             session.close()
-            self._pgids.discard(session.pid)
+            self._disown(session.pid)
+
+    def _own(self, pgid: int) -> None:
+        """A new process group: killed at interpreter exit, or by the watchdog if we die."""
+        self._pgids.add(pgid)
+        if self._watchdog is not None:
+            self._watchdog.register(pgid)
+
+    def _disown(self, pgid: int) -> None:
+        self._pgids.discard(pgid)
+        if self._watchdog is not None:
+            self._watchdog.unregister(pgid)
 
     def _track(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

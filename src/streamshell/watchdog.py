@@ -1,0 +1,115 @@
+"""A watchdog process that kills a manager's process groups if the manager's process dies.
+
+When the owner exits normally it kills its sessions itself. When it is killed
+outright (SIGKILL, OOM killer) the kernel closes its PTY masters, which hangs up
+the sessions; but a shell that ignores SIGHUP (``nohup``, ``trap '' HUP``) would
+survive, and a parent-death signal (``PR_SET_PDEATHSIG``) needs code in the child
+before exec, which ``posix_spawn`` cannot run, and only covers the direct child.
+
+So each manager starts one small helper process in its own session. The manager
+tells it, over a pipe, which process groups are live (``+PGID`` / ``-PGID``
+lines). When the pipe reaches EOF (the owner is gone, however it died) the
+helper sends SIGTERM to every group still listed, then SIGKILL, and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import time
+
+_HELPER = """
+import os, signal, sys, time
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+groups = set()
+for line in sys.stdin.buffer:
+    op, pgid = line[:1], int(line[1:])
+    (groups.add if op == b"+" else groups.discard)(pgid)
+def signal_all(sig):
+    for pgid in list(groups):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            groups.discard(pgid)
+        except OSError:
+            pass
+signal_all(signal.SIGTERM)
+deadline = time.monotonic() + float(sys.argv[1])
+while groups and time.monotonic() < deadline:
+    time.sleep(0.02)
+    signal_all(0)
+signal_all(signal.SIGKILL)
+"""
+
+
+class Watchdog:
+    """The owner's side of the helper: register and unregister process groups."""
+
+    def __init__(self, grace: float) -> None:
+        self._grace = grace
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _start(self) -> subprocess.Popen[bytes] | None:
+        """Start the helper on first use (``-I -S``: isolated, no site: it starts in ~10 ms)."""
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _HELPER, str(self._grace)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:
+            return None
+
+    def _send(self, line: bytes) -> None:
+        if self._proc is None:
+            self._proc = self._start()
+        if self._proc is None or self._proc.stdin is None:
+            return
+        try:
+            self._proc.stdin.write(line)
+            self._proc.stdin.flush()
+        except OSError:  # the helper was killed: start a new one next time
+            self._discard()
+
+    def register(self, pgid: int) -> None:
+        """Kill this group if the owner dies."""
+        self._send(b"+%d\n" % pgid)
+
+    def unregister(self, pgid: int) -> None:
+        """The group is gone (or being killed by the owner): forget it."""
+        if self._proc is not None:
+            self._send(b"-%d\n" % pgid)
+
+    async def aclose(self) -> None:
+        """Let the helper exit (the owner has killed its groups itself) and reap it."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        await _reap(proc, self._grace + 2)
+
+    def _discard(self) -> None:
+        """Forget a helper that cannot be written to; it exits on EOF or dies with its pipe."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            with contextlib.suppress(OSError):
+                proc.kill()
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                proc.wait(timeout=1)
+
+
+async def _reap(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait for the helper without blocking the loop (it exits as soon as it reads EOF)."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None:
+        if time.monotonic() > deadline:
+            proc.kill()
+            deadline = float("inf")
+        await asyncio.sleep(0.005)
