@@ -58,3 +58,21 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what:
 def body(text: str) -> str:
     """The output part of a tool result text."""
     return text.split("\nOutput:\n", 1)[1]
+
+
+def running_command(leader: int, name: str) -> bool:
+    """Whether ``name`` runs as ``leader`` itself (after an exec) or as one of its children."""
+    pids = [leader]
+    try:
+        with open(f"/proc/{leader}/task/{leader}/children") as f:
+            pids += [int(p) for p in f.read().split()]
+    except OSError:
+        return False
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == name:
+                    return True
+        except OSError:
+            continue
+    return False

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import streamshell.spawn
+from helpers import running_command, wait_until
 from streamshell import (
     ExecCommandParams,
     Exited,
@@ -77,6 +78,10 @@ async def test_ctrl_c_interrupts_the_foreground_job_under_any_shell(
 ) -> None:
     started = await manager.exec_command(sh("sleep 30", shell=shell, yield_time_ms=0))
     assert isinstance(started.exit_status, Ongoing)
+    # As at a real terminal, a Ctrl-C while dash is still forking is dash's to lose: type it once
+    # sleep runs.
+    pid = manager.list_sessions()[0].pid
+    await wait_until(lambda: running_command(pid, "sleep"), what="sleep to start")
     out = await manager.write_stdin(
         WriteStdinParams(started.exit_status.session_id, "\x03", yield_time_ms=30_000)
     )
@@ -100,9 +105,7 @@ async def test_the_pty_is_the_controlling_terminal_of_non_bash_programs(manager:
     assert "KeyboardInterrupt" in out.output
 
 
-async def test_spawning_never_forks_the_interpreter(
-    manager: SessionManager, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_spawning_never_forks_the_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
     """On Linux the child comes from posix_spawn, not subprocess (whose preexec_fn forces fork)."""
     if not streamshell.spawn.sys.platform.startswith("linux"):
         pytest.skip("the posix_spawn path is Linux-only; elsewhere subprocess is used by design")
@@ -111,7 +114,8 @@ async def test_spawning_never_forks_the_interpreter(
         raise AssertionError("subprocess.Popen must not be used on Linux")
 
     monkeypatch.setattr(subprocess, "Popen", no_popen)
-    out = await manager.exec_command(sh("echo spawned"))
+    async with SessionManager(watchdog=False) as manager:  # the watchdog helper is a subprocess
+        out = await manager.exec_command(sh("echo spawned"))
     assert out.output == "spawned\r\n"
 
 
@@ -169,6 +173,8 @@ async def test_pipes_mode_stdin_ctrl_d_and_ctrl_c(manager: SessionManager) -> No
 
     sleeper = await manager.exec_command(sh("sleep 30", tty=False, yield_time_ms=0))
     assert isinstance(sleeper.exit_status, Ongoing)
+    pid = manager.list_sessions()[0].pid
+    await wait_until(lambda: running_command(pid, "sleep"), what="sleep to start")
     out = await manager.write_stdin(
         WriteStdinParams(sleeper.exit_status.session_id, "\x03", yield_time_ms=30_000)
     )

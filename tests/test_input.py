@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import running_command, wait_until
 from streamshell import (
     ExecCommandParams,
     Exited,
@@ -37,6 +38,8 @@ async def test_input_for_a_process_that_does_not_read_never_blocks(
     manager: SessionManager, tty: bool
 ) -> None:
     sid = await start(manager, "sleep 600", tty=tty)
+    pid = manager.list_sessions()[0].pid
+    await wait_until(lambda: running_command(pid, "sleep"), what="sleep to start")
     stuck, other = await asyncio.gather(
         manager.write_stdin(WriteStdinParams(sid, BIG_INPUT, yield_time_ms=500)),
         manager.exec_command(sh("echo meanwhile")),
