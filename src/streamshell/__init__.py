@@ -5,6 +5,8 @@ as an asyncio library: real PTYs, output kept between calls, exits reported,
 process groups owned and killed.
 """
 
+__version__ = "0.1.0"
+
 from .buffer import Captured, OutputBuffer
 from .dispatch import FunctionCallOutput, handle_function_call
 from .errors import (
@@ -47,6 +49,7 @@ __all__ = [
     "UnsupportedCallError",
     "WriteError",
     "WriteStdinParams",
+    "__version__",
     "approx_token_count",
     "handle_function_call",
     "responses_api_tools",

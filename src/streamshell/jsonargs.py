@@ -126,6 +126,16 @@ def check_string_map(name: str, value: Mapping[Any, Any]) -> str | None:
     return None
 
 
+def check_field(field: Field, value: object) -> str | None:
+    """Why ``value`` cannot be ``field``, in the form ``name: problem``, or None."""
+    problem = check_value(field.kind, value, nullable=field.nullable)
+    if problem:
+        return f"{field.name}: {problem}"
+    if field.kind is Kind.STRING_MAP and isinstance(value, Mapping):
+        return check_string_map(field.name, value)
+    return None
+
+
 def _one_of(names: Sequence[str]) -> str:
     quoted = [f"`{n}`" for n in names]
     if not quoted:
@@ -235,11 +245,7 @@ def decode_struct(text: str, struct_name: str, fields: Sequence[Field]) -> dict[
             raise reader.fail_peek("expected `:`")
         reader.index += 1
         value = reader.value()
-        problem = check_value(field.kind, value, nullable=field.nullable)
-        if problem:
-            problem = f"{key}: {problem}"
-        elif field.kind is Kind.STRING_MAP and value is not None:
-            problem = check_string_map(key, value)
+        problem = check_field(field, value)
         if problem:
             raise reader.fail(problem)
         found[key] = value
@@ -257,3 +263,23 @@ def decode_struct(text: str, struct_name: str, fields: Sequence[Field]) -> dict[
     if reader.skip_ws():
         raise reader.fail_peek("trailing characters")
     return found
+
+
+def decode_mapping(arguments: Mapping[str, Any] | None, fields: Sequence[Field]) -> dict[str, Any]:
+    """Check already-parsed arguments (an MCP client sends an object, not a JSON string).
+
+    Same rules and messages as :func:`decode_struct`, without positions.
+    """
+    by_name = {f.name: f for f in fields}
+    arguments = arguments or {}
+    for key, value in arguments.items():
+        field = by_name.get(key)
+        if field is None:
+            raise InvalidArgumentsError(f"unknown field `{key}`, expected {_one_of(list(by_name))}")
+        problem = check_field(field, value)
+        if problem:
+            raise InvalidArgumentsError(problem)
+    for field in fields:
+        if field.required and field.name not in arguments:
+            raise InvalidArgumentsError(f"missing field `{field.name}`")
+    return dict(arguments)

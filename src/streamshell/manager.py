@@ -215,13 +215,17 @@ class SessionManager:
         code = await session.terminate(self._kill_grace)
         async with session.lock:  # a call in flight sees the exit and reports first
             if session.ended is not None:
-                return ExecCommandOutput(time.monotonic() - started, Exited(code), None, "")
+                return ExecCommandOutput(
+                    time.monotonic() - started, Exited(code), None, "", session_id=session_id
+                )
             await session.wait_done(self._drain_timeout)
             session.pump()
             captured = session.take(self._idle_window)
             self._retire(session, f"was killed (exit code {code})")
         text, original = captured.render(max_output_tokens * TOKEN_BYTES)
-        return ExecCommandOutput(time.monotonic() - started, Exited(code), original, text)
+        return ExecCommandOutput(
+            time.monotonic() - started, Exited(code), original, text, session_id=session_id
+        )
 
     async def resize(self, session_id: int, rows: int, cols: int) -> None:
         """Set a session's terminal size; the program gets SIGWINCH."""
@@ -322,7 +326,7 @@ class SessionManager:
     ) -> ExecCommandOutput:
         text, original = captured.render(tokens * TOKEN_BYTES)
         status = Exited(code) if code is not None else Ongoing(session_id)
-        return ExecCommandOutput(time.monotonic() - started, status, original, text, pending)
+        return ExecCommandOutput(time.monotonic() - started, status, original, text, pending, session_id)
 
     @contextlib.contextmanager
     def _streaming(self, session: Session, on_output: OutputCallback | None) -> Iterator[None]:

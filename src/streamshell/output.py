@@ -36,7 +36,8 @@ class ExecCommandOutput:
     ``output`` is already truncated to the call's token budget;
     ``original_token_count`` is set only when it was (``ceil(bytes / 4)`` of the
     whole output). ``pending_input_bytes`` counts input accepted by the call but
-    not yet written because the process is not reading it.
+    not yet written because the process is not reading it. ``session_id`` is the
+    session the call addressed (also when it exited), for logs and displays.
     """
 
     wall_time: float
@@ -44,6 +45,7 @@ class ExecCommandOutput:
     original_token_count: int | None
     output: str
     pending_input_bytes: int = 0
+    session_id: int | None = None
 
     def to_text_output(self) -> str:
         """The text the model reads: the reference's format, byte for byte."""

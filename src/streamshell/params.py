@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Self
 
 from .errors import InvalidArgumentsError
-from .jsonargs import Field, Kind, check_string_map, check_value, decode_struct
+from .jsonargs import Field, Kind, check_field, decode_mapping, decode_struct
 
 DEFAULT_EXEC_YIELD_TIME_MS = 10_000
 DEFAULT_WRITE_YIELD_TIME_MS = 250
@@ -25,13 +25,10 @@ class _Params:
         """Validate fields set from Python the same way as fields parsed from JSON."""
         for spec in self._SPEC:
             value = getattr(self, spec.name)
-            problem = check_value(spec.kind, value, nullable=spec.nullable)
+            problem = check_field(spec, value)
             if problem:
-                raise InvalidArgumentsError(f"{spec.name}: {problem}")
-            if spec.kind is Kind.STRING_MAP and value is not None:
-                problem = check_string_map(spec.name, value)
-                if problem:
-                    raise InvalidArgumentsError(problem)
+                raise InvalidArgumentsError(problem)
+            if isinstance(value, Mapping):
                 object.__setattr__(self, spec.name, dict(value))
 
     @classmethod
@@ -42,6 +39,11 @@ class _Params:
         ``failed to parse function arguments: ...`` message.
         """
         return cls(**decode_struct(arguments, cls._STRUCT, cls._SPEC))
+
+    @classmethod
+    def from_arguments(cls, arguments: Mapping[str, Any] | None) -> Self:
+        """Check already-parsed arguments (an MCP ``tools/call``): same rules, no positions."""
+        return cls(**decode_mapping(arguments, cls._SPEC))
 
     def to_dict(self) -> dict[str, Any]:
         """The parameters as JSON-ready arguments (all fields, defaults included)."""
@@ -95,3 +97,25 @@ class WriteStdinParams(_Params):
         Field("yield_time_ms", Kind.U64),
         Field("max_output_tokens", Kind.U64),
     )
+
+
+@dataclass(frozen=True)
+class KillSessionParams(_Params):
+    """Arguments of the ``kill_session`` tool (MCP server): a session, and a budget for its last output."""
+
+    session_id: int
+    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
+
+    _STRUCT = "KillSessionParams"
+    _SPEC = (
+        Field("session_id", Kind.U32, required=True),
+        Field("max_output_tokens", Kind.U64),
+    )
+
+
+@dataclass(frozen=True)
+class ListSessionsParams(_Params):
+    """Arguments of the ``list_sessions`` tool (MCP server): none."""
+
+    _STRUCT = "ListSessionsParams"
+    _SPEC = ()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 EXEC_COMMAND_TOOL_NAME = "exec_command"
 WRITE_STDIN_TOOL_NAME = "write_stdin"
+LIST_SESSIONS_TOOL_NAME = "list_sessions"
+KILL_SESSION_TOOL_NAME = "kill_session"
 
 JsonObject = dict[str, Any]
 
@@ -21,6 +24,8 @@ class ToolSpec:
     properties: dict[str, JsonObject]
     required: tuple[str, ...]
     extra_properties: dict[str, JsonObject] = field(default_factory=dict)
+    annotations: JsonObject = field(default_factory=dict)
+    """MCP tool annotations (wire names): what a client may assume about the tool."""
 
     def parameters(self, *, extended: bool = False) -> JsonObject:
         """The JSON schema of the arguments; ``extended`` adds streamshell's extra parameters."""
@@ -63,6 +68,13 @@ EXEC_COMMAND = ToolSpec(
             "much faster for bulk output, no echo and no \\r\\n; \\u0003 still interrupts it.",
         ),
     },
+    annotations={
+        "title": "Run a shell command",
+        "readOnlyHint": False,
+        "destructiveHint": True,
+        "idempotentHint": False,
+        "openWorldHint": True,
+    },
 )
 
 WRITE_STDIN = ToolSpec(
@@ -81,9 +93,57 @@ WRITE_STDIN = ToolSpec(
         "max_output_tokens": _prop("number", "The maximum number of tokens to output."),
     },
     required=("session_id", "chars"),
+    annotations={
+        "title": "Type into a running command",
+        "readOnlyHint": False,
+        "destructiveHint": True,
+        "idempotentHint": False,
+        "openWorldHint": True,
+    },
+)
+
+LIST_SESSIONS = ToolSpec(
+    name=LIST_SESSIONS_TOOL_NAME,
+    description=(
+        "List the open exec_command sessions: id, command, pid, whether it runs (or its exit code), "
+        "when it started and when it was last used."
+    ),
+    properties={},
+    required=(),
+    annotations={
+        "title": "List shell sessions",
+        "readOnlyHint": True,
+        "destructiveHint": False,
+        "idempotentHint": True,
+        "openWorldHint": False,
+    },
+)
+
+KILL_SESSION = ToolSpec(
+    name=KILL_SESSION_TOOL_NAME,
+    description=(
+        "Kill an exec_command session and every process it started (SIGHUP and SIGTERM, then SIGKILL). "
+        "Returns its last output and exit code."
+    ),
+    properties={
+        "session_id": _prop("number", "The ID of the exec_command session."),
+        "max_output_tokens": _prop("number", "The maximum number of tokens to output."),
+    },
+    required=("session_id",),
+    annotations={
+        "title": "Kill a shell session",
+        "readOnlyHint": False,
+        "destructiveHint": True,
+        "idempotentHint": True,
+        "openWorldHint": False,
+    },
 )
 
 TOOL_SPECS = (EXEC_COMMAND, WRITE_STDIN)
+"""The reference's two tools: what the model-API formats advertise."""
+
+ALL_TOOL_SPECS = {spec.name: spec for spec in (EXEC_COMMAND, WRITE_STDIN, LIST_SESSIONS, KILL_SESSION)}
+"""Every tool the MCP server can serve, by name."""
 
 
 def responses_api_tools(*, extended: bool = False) -> list[JsonObject]:
@@ -101,4 +161,45 @@ def responses_api_tools(*, extended: bool = False) -> list[JsonObject]:
             "parameters": spec.parameters(extended=extended),
         }
         for spec in TOOL_SPECS
+    ]
+
+
+def chat_completions_tools(*, extended: bool = False) -> list[JsonObject]:
+    """``[exec_command, write_stdin]`` as Chat Completions function tools."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": spec.name,
+                "description": spec.description,
+                "parameters": spec.parameters(extended=extended),
+                "strict": False,
+            },
+        }
+        for spec in TOOL_SPECS
+    ]
+
+
+def anthropic_tools(*, extended: bool = False) -> list[JsonObject]:
+    """``[exec_command, write_stdin]`` as Anthropic Messages API tools."""
+    return [
+        {
+            "name": spec.name,
+            "description": spec.description,
+            "input_schema": spec.parameters(extended=extended),
+        }
+        for spec in TOOL_SPECS
+    ]
+
+
+def mcp_tools(names: Sequence[str] = tuple(ALL_TOOL_SPECS), *, extended: bool = True) -> list[JsonObject]:
+    """MCP ``tools/list`` entries (wire form) for the named tools, in the order given."""
+    return [
+        {
+            "name": ALL_TOOL_SPECS[name].name,
+            "description": ALL_TOOL_SPECS[name].description,
+            "inputSchema": ALL_TOOL_SPECS[name].parameters(extended=extended),
+            "annotations": dict(ALL_TOOL_SPECS[name].annotations),
+        }
+        for name in names
     ]

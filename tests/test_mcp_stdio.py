@@ -1,0 +1,138 @@
+"""`streamshell serve` over stdio, driven by the MCP SDK's own stdio client in a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import ClientSession, StdioServerParameters, stdio_client
+
+from helpers import alive, wait_until
+
+
+def server(*args: str) -> StdioServerParameters:
+    # The SDK passes only a minimal environment by default; pass ours (the leak detector's marker included).
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "streamshell", "serve", *args], env=dict(os.environ)
+    )
+
+
+CALLS = 0
+
+
+async def call(session: ClientSession, name: str, arguments: dict[str, Any], **kw: Any) -> tuple[str, bool]:
+    global CALLS
+    CALLS += 1
+    result = await session.call_tool(name, arguments, **kw)
+    [content] = result.content
+    assert content.type == "text"
+    return content.text, bool(result.is_error)
+
+
+def body(text: str) -> str:
+    return text.split("Output:\n", 1)[1]
+
+
+async def read_until(session: ClientSession, sid: int, needle: str, seen: str = "") -> str:
+    while needle not in seen:
+        text, error = await call(
+            session, "write_stdin", {"session_id": sid, "chars": "", "yield_time_ms": 200}
+        )
+        assert not error, text
+        seen += body(text)
+    return seen
+
+
+async def test_a_whole_session_over_stdio(tmp_path: Path) -> None:
+    errlog_path = tmp_path / "server.stderr"
+    calls_before = CALLS
+    with errlog_path.open("w") as errlog:
+        async with (
+            stdio_client(server(), errlog=errlog) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            tools = await session.list_tools()
+            assert [t.name for t in tools.tools] == [
+                "exec_command",
+                "write_stdin",
+                "list_sessions",
+                "kill_session",
+            ]
+
+            updates: list[str] = []
+
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                updates.append(message or "")
+
+            text, error = await call(
+                session,
+                "exec_command",
+                {"cmd": "echo one; sleep 0.2; echo two", "login": False},
+                progress_callback=on_progress,
+            )
+            assert not error and text.endswith("Process exited with code 0\nOutput:\none\r\ntwo\r\n")
+            assert "".join(updates) == "one\r\ntwo\r\n"
+
+            text, _ = await call(
+                session, "exec_command", {"cmd": "python3 -q -i", "login": False, "yield_time_ms": 0}
+            )
+            assert "Process running with session ID 1" in text
+            await read_until(session, 1, ">>> ", body(text))
+            text, _ = await call(
+                session, "write_stdin", {"session_id": 1, "chars": "6*7\n", "yield_time_ms": 200}
+            )
+            await read_until(session, 1, "42", body(text))
+            text, _ = await call(
+                session, "write_stdin", {"session_id": 1, "chars": "\u0003", "yield_time_ms": 200}
+            )
+            await read_until(session, 1, "KeyboardInterrupt", body(text))
+            [info] = json.loads((await call(session, "list_sessions", {}))[0])
+            assert info["command"] == "python3 -q -i" and info["running"]
+            text, error = await call(session, "kill_session", {"session_id": 1})
+            assert not error and "Process exited with code 129\n" in text
+            assert await call(session, "write_stdin", {"session_id": 1, "chars": ""}) == (
+                "session id 1 was killed (exit code 129); start a new one with exec_command",
+                True,
+            )
+    log = [line for line in errlog_path.read_text().splitlines() if " streamshell INFO " in line]
+    assert len(log) == CALLS - calls_before, "one log line per tool call"
+    assert log[0].split(" INFO ")[1].startswith("exec_command session=0 exited=0 wall=")
+    assert log[1].split(" INFO ")[1].startswith("exec_command session=1 running wall=")
+    assert log[-1].split(" INFO ")[1].startswith("write_stdin error wall=")
+    assert log[-1].endswith(": session id 1 was killed (exit code 129); start a new one with exec_command")
+
+
+async def start_and_get_pids(session: ClientSession, cmd: str) -> list[int]:
+    """Start ``cmd`` (which prints pids on its first line) and return them."""
+    text, _ = await call(session, "exec_command", {"cmd": cmd, "login": False, "yield_time_ms": 0})
+    sid = int(text.split("session ID ")[1].split("\n")[0])
+    first_line = (await read_until(session, sid, "\r\n", text.split("Output:\n", 1)[1])).split("\r\n")[0]
+    return [int(p) for p in first_line.split()]
+
+
+@pytest.mark.parametrize("how", ["stdin-eof", "SIGTERM", "SIGINT", "SIGHUP", "SIGKILL"])
+async def test_stopping_the_server_kills_every_session(how: str, tmp_path: Path) -> None:
+    """However the server ends, no session outlives it, even a shell that ignores SIGHUP."""
+    pids: list[int] = []
+    with (tmp_path / "stderr").open("w") as errlog:
+        async with (
+            stdio_client(server(), errlog=errlog) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            server_pid, *shell = await start_and_get_pids(
+                session, "trap '' HUP; echo $PPID $$; exec sleep 600"
+            )
+            _, *more = await start_and_get_pids(session, "sleep 600 & echo $PPID $$ $!; wait")
+            pids = shell + more
+            assert all(alive(p) for p in pids)
+            if how != "stdin-eof":
+                os.kill(server_pid, getattr(signal, how))
+                await wait_until(lambda: not alive(server_pid), what="the server to stop")
+    await wait_until(lambda: not any(alive(p) for p in pids), what=f"sessions to die after {how}")
