@@ -33,6 +33,14 @@ def test_seq_0_tokens_is_the_bare_marker() -> None:
     assert reference_output(24) == "…172224 tokens truncated…"
 
 
+def test_default_budget_matches_reference() -> None:
+    """`seq 1 20000` with the default 10,000 tokens, as the reference returned it (calls_defaults.json)."""
+    recorded = json.loads((DATA / "codex-0.29.0-calls_defaults.json").read_text())
+    expected = recorded[0]["output_text"].split("\nOutput:\n", 1)[1]
+    assert "original token count: 32224" in recorded[0]["output_text"]
+    assert truncate_middle("".join(f"{i}\r\n" for i in range(1, 20_001)), 40_000) == (expected, 32224)
+
+
 def test_no_newline_matches_reference() -> None:
     assert truncate_middle("x" * 100, 40) == (reference_output(35), 25)
 

@@ -111,33 +111,39 @@ def _join(w: _Window, prefix_end: int, marker: str, suffix_start: int, errors: s
     return f"{head}{marker}\n{tail}"
 
 
+def _cut(w: _Window, max_bytes: int, marker: str) -> tuple[int, int] | None:
+    """Where the kept prefix ends and the kept suffix starts around ``marker``; None when the
+    marker alone fills the cap."""
+    keep_budget = max_bytes - len(marker.encode())
+    if keep_budget <= 0:
+        return None
+    left_budget = keep_budget // 2
+    return _prefix_end(w, left_budget), _suffix_start(w, keep_budget - left_budget)
+
+
 def _truncate_window(w: _Window, max_bytes: int, errors: str) -> str:
-    """The reference's algorithm for a string longer than ``max_bytes``."""
+    """The reference's algorithm for a string longer than ``max_bytes``: refine the marker's
+    token count until it describes what it replaces (at most four rounds)."""
     est_tokens = approx_token_count(w.length)
     if max_bytes == 0:
         return _marker(est_tokens)
     guess_tokens = est_tokens
     for _ in range(4):
         marker = _marker(guess_tokens)
-        keep_budget = max(max_bytes - len(marker.encode()), 0)
-        if keep_budget == 0:
+        cut = _cut(w, max_bytes, marker)
+        if cut is None:
             return _marker(est_tokens)
-        left_budget = keep_budget // 2
-        right_budget = keep_budget - left_budget
-        prefix_end = _prefix_end(w, left_budget)
-        suffix_start = max(_suffix_start(w, right_budget), prefix_end)
-        kept = prefix_end + (w.length - suffix_start)
-        new_tokens = approx_token_count(w.length - kept)
+        prefix_end, suffix_start = cut[0], max(cut)
+        new_tokens = approx_token_count(suffix_start - prefix_end)
         if new_tokens == guess_tokens:
             return _join(w, prefix_end, marker, suffix_start, errors)
         guess_tokens = new_tokens
+    # The reference's fallback: the last guess, and no clamping of the suffix to the prefix.
     marker = _marker(guess_tokens)
-    keep_budget = max(max_bytes - len(marker.encode()), 0)
-    if keep_budget == 0:
+    cut = _cut(w, max_bytes, marker)
+    if cut is None:
         return _marker(est_tokens)
-    left_budget = keep_budget // 2
-    right_budget = keep_budget - left_budget
-    return _join(w, _prefix_end(w, left_budget), marker, _suffix_start(w, right_budget), errors)
+    return _join(w, cut[0], marker, cut[1], errors)
 
 
 def truncate_middle(s: str, max_bytes: int) -> tuple[str, int | None]:
