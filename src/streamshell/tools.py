@@ -44,6 +44,19 @@ def _prop(json_type: str, description: str) -> JsonObject:
     return {"type": json_type, "description": description}
 
 
+def _hints(
+    title: str, *, read_only: bool, destructive: bool, idempotent: bool, open_world: bool
+) -> JsonObject:
+    """MCP tool annotations in their wire form."""
+    return {
+        "title": title,
+        "readOnlyHint": read_only,
+        "destructiveHint": destructive,
+        "idempotentHint": idempotent,
+        "openWorldHint": open_world,
+    }
+
+
 EXEC_COMMAND = ToolSpec(
     name=EXEC_COMMAND_TOOL_NAME,
     description="Execute shell commands on the local machine with streaming output.",
@@ -68,13 +81,9 @@ EXEC_COMMAND = ToolSpec(
             "much faster for bulk output, no echo and no \\r\\n; \\u0003 still interrupts it.",
         ),
     },
-    annotations={
-        "title": "Run a shell command",
-        "readOnlyHint": False,
-        "destructiveHint": True,
-        "idempotentHint": False,
-        "openWorldHint": True,
-    },
+    annotations=_hints(
+        "Run a shell command", read_only=False, destructive=True, idempotent=False, open_world=True
+    ),
 )
 
 WRITE_STDIN = ToolSpec(
@@ -93,13 +102,9 @@ WRITE_STDIN = ToolSpec(
         "max_output_tokens": _prop("number", "The maximum number of tokens to output."),
     },
     required=("session_id", "chars"),
-    annotations={
-        "title": "Type into a running command",
-        "readOnlyHint": False,
-        "destructiveHint": True,
-        "idempotentHint": False,
-        "openWorldHint": True,
-    },
+    annotations=_hints(
+        "Type into a running command", read_only=False, destructive=True, idempotent=False, open_world=True
+    ),
 )
 
 LIST_SESSIONS = ToolSpec(
@@ -110,13 +115,9 @@ LIST_SESSIONS = ToolSpec(
     ),
     properties={},
     required=(),
-    annotations={
-        "title": "List shell sessions",
-        "readOnlyHint": True,
-        "destructiveHint": False,
-        "idempotentHint": True,
-        "openWorldHint": False,
-    },
+    annotations=_hints(
+        "List shell sessions", read_only=True, destructive=False, idempotent=True, open_world=False
+    ),
 )
 
 KILL_SESSION = ToolSpec(
@@ -130,13 +131,9 @@ KILL_SESSION = ToolSpec(
         "max_output_tokens": _prop("number", "The maximum number of tokens to output."),
     },
     required=("session_id",),
-    annotations={
-        "title": "Kill a shell session",
-        "readOnlyHint": False,
-        "destructiveHint": True,
-        "idempotentHint": True,
-        "openWorldHint": False,
-    },
+    annotations=_hints(
+        "Kill a shell session", read_only=False, destructive=True, idempotent=True, open_world=False
+    ),
 )
 
 TOOL_SPECS = (EXEC_COMMAND, WRITE_STDIN)
