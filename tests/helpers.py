@@ -7,6 +7,8 @@ import os
 import time
 from collections.abc import Callable
 
+from streamshell import ExecCommandParams, Ongoing, SessionManager, WriteStdinParams
+
 MARK = "STREAMSHELL_TEST_RUN"
 """Every test runs with a unique value of this variable, which its children inherit."""
 
@@ -76,3 +78,32 @@ def running_command(leader: int, name: str) -> bool:
         except OSError:
             continue
     return False
+
+
+def sh(cmd: str, **kw: object) -> ExecCommandParams:
+    """A non-login command: login shells cost whatever ~/.profile costs (~190 ms here)."""
+    return ExecCommandParams(cmd=cmd, login=False, **kw)  # type: ignore[arg-type]
+
+
+async def start(manager: SessionManager, cmd: str, **kw: object) -> int:
+    """Start ``cmd`` without waiting; return its session id."""
+    out = await manager.exec_command(sh(cmd, yield_time_ms=0, **kw))
+    assert isinstance(out.exit_status, Ongoing), out
+    return out.exit_status.session_id
+
+
+async def read_until(manager: SessionManager, sid: int, needle: str, seen: str = "") -> str:
+    """Poll a session until ``needle`` has appeared in its output (``seen`` is what came before)."""
+    while needle not in seen:
+        out = await manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=200))
+        assert out.exit_status == Ongoing(sid), (out, seen)
+        seen += out.output
+    return seen
+
+
+async def start_until(manager: SessionManager, cmd: str, needle: str) -> tuple[int, str]:
+    """Start ``cmd`` and read its output until ``needle`` appears."""
+    out = await manager.exec_command(sh(cmd, yield_time_ms=0))
+    assert isinstance(out.exit_status, Ongoing), out
+    sid = out.exit_status.session_id
+    return sid, await read_until(manager, sid, needle, out.output)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import streamshell.spawn
-from helpers import running_command, wait_until
+from helpers import running_command, sh, wait_until
 from streamshell import (
     ExecCommandParams,
     Exited,
@@ -19,11 +19,6 @@ from streamshell import (
     WriteStdinParams,
     handle_function_call,
 )
-
-
-def sh(cmd: str, **kw: object) -> ExecCommandParams:
-    """A quick non-login command (login shells cost whatever ~/.profile costs)."""
-    return ExecCommandParams(cmd=cmd, login=False, **kw)  # type: ignore[arg-type]
 
 
 async def test_login_shell_by_default_and_dash_c_otherwise(manager: SessionManager) -> None:

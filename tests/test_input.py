@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import running_command, wait_until
+from helpers import running_command, sh, start, wait_until
 from streamshell import (
-    ExecCommandParams,
     Exited,
     Ongoing,
     SessionManager,
@@ -18,17 +17,6 @@ from streamshell import (
     handle_function_call,
 )
 from streamshell.session import MAX_PENDING_INPUT
-
-
-def sh(cmd: str, **kw: object) -> ExecCommandParams:
-    return ExecCommandParams(cmd=cmd, login=False, **kw)  # type: ignore[arg-type]
-
-
-async def start(manager: SessionManager, cmd: str, **kw: object) -> int:
-    out = await manager.exec_command(sh(cmd, yield_time_ms=0, **kw))
-    assert isinstance(out.exit_status, Ongoing)
-    return out.exit_status.session_id
-
 
 BIG_INPUT = ("x" * 99 + "\n") * 3000  # 300 KB of lines: far more than a PTY buffers
 

@@ -13,45 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from helpers import alive, wait_until
+from helpers import alive, sh, start, start_until, wait_until
 from streamshell import (
-    ExecCommandParams,
     Exited,
     ManagerClosedError,
     NoTerminalError,
-    Ongoing,
     SessionEndedError,
     SessionManager,
     UnknownSessionError,
     WriteStdinParams,
 )
-
-
-def sh(cmd: str, **kw: object) -> ExecCommandParams:
-    return ExecCommandParams(cmd=cmd, login=False, **kw)  # type: ignore[arg-type]
-
-
-async def start(manager: SessionManager, cmd: str, **kw: object) -> int:
-    out = await manager.exec_command(sh(cmd, yield_time_ms=0, **kw))
-    assert isinstance(out.exit_status, Ongoing), out
-    return out.exit_status.session_id
-
-
-async def read_until(manager: SessionManager, sid: int, needle: str, seen: str = "") -> str:
-    """Poll a session until ``needle`` has appeared in its output (``seen`` is what came before)."""
-    while needle not in seen:
-        out = await manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=200))
-        assert out.exit_status == Ongoing(sid), (out, seen)
-        seen += out.output
-    return seen
-
-
-async def start_until(manager: SessionManager, cmd: str, needle: str) -> tuple[int, str]:
-    """Start ``cmd`` and read its output until ``needle`` appears."""
-    out = await manager.exec_command(sh(cmd, yield_time_ms=0))
-    assert isinstance(out.exit_status, Ongoing), out
-    sid = out.exit_status.session_id
-    return sid, await read_until(manager, sid, needle, out.output)
 
 
 async def test_write_stdin_returns_early_when_the_process_exits(manager: SessionManager) -> None:

@@ -8,9 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from helpers import wait_until
+from helpers import sh, wait_until
 from streamshell import (
-    ExecCommandParams,
     Exited,
     Ongoing,
     SessionManager,
@@ -18,10 +17,6 @@ from streamshell import (
     approx_token_count,
     truncate_middle,
 )
-
-
-def sh(cmd: str, **kw: object) -> ExecCommandParams:
-    return ExecCommandParams(cmd=cmd, login=False, **kw)  # type: ignore[arg-type]
 
 
 def seq_output(n: int) -> str:
