@@ -9,6 +9,7 @@ colour escapes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 
 DEFAULT_DROP_ENV_CONTAINING = ("KEY", "SECRET", "TOKEN", "PASSWORD")
@@ -30,7 +31,7 @@ def child_environment(
 ) -> dict[str, str]:
     """``base`` minus credential-like names, plus the forced variables, plus ``overrides`` in order."""
     markers = tuple(m.upper() for m in drop_containing)
-    env = {k: v for k, v in base.items() if not any(m in k.upper() for m in markers)}
+    env = _without_credentials(base, markers)
     env.update(FORCED_ENV)
     if tty:
         env.setdefault("TERM", DEFAULT_TERM)
@@ -38,6 +39,32 @@ def child_environment(
         if layer:
             env.update(layer)
     return env
+
+
+_filtered_environ: dict[tuple[str, ...], tuple[dict[bytes, bytes], dict[str, str]]] = {}
+"""Per marker set: the ``os.environ`` bytes it was filtered from, and the result."""
+
+
+def _without_credentials(base: Mapping[str, str], markers: tuple[str, ...]) -> dict[str, str]:
+    """A new dict: ``base`` minus the names whose upper case contains one of ``markers``.
+
+    For ``os.environ`` the result is cached until ``os.environ`` changes: decoding it item
+    by item on every spawn cost ~40 us of a ~1.5 ms ``exec_command`` (BENCHMARKS.md, spawn
+    row). CPython keeps ``os.environ`` as a dict of bytes (``_data``, updated by every
+    assignment), which compares with the cached copy at C speed; where that dict is
+    missing, the environment is filtered every time.
+    """
+    raw = getattr(base, "_data", None) if base is os.environ else None
+    if isinstance(raw, dict):
+        cached = _filtered_environ.get(markers)
+        if cached is not None and cached[0] == raw:
+            return dict(cached[1])
+    env = {k: v for k, v in base.items() if not any(m in k.upper() for m in markers)}
+    if isinstance(raw, dict):
+        if len(_filtered_environ) >= 16:
+            _filtered_environ.clear()
+        _filtered_environ[markers] = (dict(raw), env)
+    return dict(env)
 
 
 def check_env_entry(name: str, value: str) -> str | None:
