@@ -73,7 +73,8 @@ class Session:
         self._writing = False
         self._close_input_when_flushed = False
         self._eof = False
-        self._done = asyncio.Event()
+        self._done = False
+        self._done_waiters: list[asyncio.Future[None]] = []
         self._drain_timer: asyncio.TimerHandle | None = None
         self._loop.add_reader(spawned.read_fd, self._on_readable)
         self.process = ChildProcess(spawned.pid, spawned.popen, self._on_exit)
@@ -88,7 +89,7 @@ class Session:
     @property
     def done(self) -> bool:
         """Exited, and its output read to the end (or the drain wait ran out)."""
-        return self._done.is_set()
+        return self._done
 
     @property
     def pending_input(self) -> int:
@@ -96,14 +97,22 @@ class Session:
         return len(self._input)
 
     async def wait_done(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for :attr:`done`; return it."""
-        if not self._done.is_set() and timeout > 0:
+        """Wait up to ``timeout`` seconds for :attr:`done`; return it.
+
+        A future that :meth:`_finish` or a timer resolves: ``asyncio.timeout`` around an
+        ``Event.wait`` cost ~20 us more per call (its cancellation machinery), over 1% of
+        a short ``exec_command`` (BENCHMARKS.md, spawn row).
+        """
+        if not self._done and timeout > 0:
+            waiter = self._loop.create_future()
+            self._done_waiters.append(waiter)
+            timer = self._loop.call_later(timeout, _resolve, waiter)
             try:
-                async with asyncio.timeout(timeout):
-                    await self._done.wait()
-            except TimeoutError:
-                pass
-        return self._done.is_set()
+                await waiter
+            finally:
+                timer.cancel()
+                self._done_waiters.remove(waiter)
+        return self._done
 
     # ----- output ----------------------------------------------------------------------------
 
@@ -163,7 +172,9 @@ class Session:
             self._drain_timer.cancel()
             self._drain_timer = None
         self.pump()
-        self._done.set()
+        self._done = True
+        for waiter in self._done_waiters:
+            _resolve(waiter)
 
     # ----- input -----------------------------------------------------------------------------
 
@@ -261,3 +272,8 @@ class Session:
             os.close(self._write_fd)
         self._read_fd = self._write_fd = None
         self.process.close()
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
