@@ -10,6 +10,15 @@ So each manager starts one small helper process in its own session. The manager
 tells it, over a pipe, which process groups are live (``+PGID`` / ``-PGID``
 lines). When the pipe reaches EOF (the owner is gone, however it died) the
 helper sends SIGTERM to every group still listed, then SIGKILL, and exits.
+
+The helper does not block in ``read``: a reader blocked on the pipe is woken by
+every line, and those wake-ups (two per session, the helper's CPU competing with
+the session's own start-up on a small machine) cost ~0.1 ms of a ~1.5 ms
+``exec_command`` (BENCHMARKS.md, spawn row). It waits in ``poll`` for POLLHUP
+only, which writes do not wake (Linux wakes pollers by event), and reads what
+piled up every ``DRAIN_INTERVAL`` seconds, long before the 64 KiB pipe buffer
+could fill (~7,000 lines); EOF still wakes it at once. Where POLLHUP does not
+come, the periodic read sees the EOF.
 """
 
 from __future__ import annotations
@@ -20,14 +29,33 @@ import subprocess
 import sys
 import time
 
+DRAIN_INTERVAL = 0.5
+"""Seconds between the helper's reads of its pipe while the owner lives."""
+
 _HELPER = """
-import os, signal, sys, time
+import os, select, signal, sys, time
 signal.signal(signal.SIGHUP, signal.SIG_IGN)
 signal.signal(signal.SIGINT, signal.SIG_IGN)
+os.set_blocking(0, False)
+hangup = select.poll()
+hangup.register(0, 0)
 groups = set()
-for line in sys.stdin.buffer:
-    op, pgid = line[:1], int(line[1:])
-    (groups.add if op == b"+" else groups.discard)(pgid)
+pending = b""
+def drain():
+    global pending
+    while True:
+        try:
+            chunk = os.read(0, 65536)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False
+        *lines, pending = (pending + chunk).split(b"\\n")
+        for line in lines:
+            op, pgid = line[:1], int(line[1:])
+            (groups.add if op == b"+" else groups.discard)(pgid)
+while drain():
+    hangup.poll(float(sys.argv[2]) * 1000)
 def signal_all(sig):
     for pgid in list(groups):
         try:
@@ -56,7 +84,7 @@ class Watchdog:
         """Start the helper on first use (``-I -S``: isolated, no site: it starts in ~10 ms)."""
         try:
             return subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _HELPER, str(self._grace)],
+                [sys.executable, "-I", "-S", "-c", _HELPER, str(self._grace), str(DRAIN_INTERVAL)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
