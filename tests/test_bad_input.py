@@ -223,9 +223,31 @@ CASES: list[tuple[str, str, str]] = [
         '{"cmd": "ls", "env": {"A": "x\\u0000y"}}',
         S + "{next}: environment variable 'A' contains a NUL byte",
     ),
+    # --- the one-shot shell tool (dispatched like the reference, whichever tools were advertised)
+    (
+        "shell",
+        '{"command": "ls"}',
+        P + 'command: invalid type: string "ls", expected a sequence at line 1 column 16',
+    ),
+    (
+        "shell",
+        '{"command": ["ls", 1]}',
+        P + "command[1]: invalid type: integer `1`, expected a string at line 1 column 21",
+    ),
+    ("shell", '{"command": []}', "execution error: command args are empty"),
+    (
+        "shell",
+        '{"command": ["ls"], "timeout": 1, "timeout_ms": 2}',
+        P + "duplicate field `timeout_ms` at line 1 column 46",
+    ),
+    (
+        "shell",
+        '{"command": ["ls"], "workdir": "/nonexistent-dir"}',
+        "execution error: working directory /nonexistent-dir does not exist",
+    ),
     # --- tools that do not exist
     ("foo_tool", "{}", "unsupported call: foo_tool"),
-    ("shell", '{"command": ["ls"]}', "unsupported call: shell"),
+    ("local_shell", '{"command": ["ls"]}', "unsupported call: local_shell"),
 ]
 
 

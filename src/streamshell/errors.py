@@ -67,3 +67,11 @@ class ManagerClosedError(StreamshellError):
 
     def __init__(self) -> None:
         super().__init__("the session manager is closed")
+
+
+class ExecutionError(StreamshellError):
+    """The one-shot ``shell`` tool could not run its command (the reference's ``execution error``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"execution error: {reason}")
+        self.reason = reason

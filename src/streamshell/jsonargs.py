@@ -34,6 +34,7 @@ class Kind(enum.Enum):
     U32 = "u32"
     U64 = "u64"
     STRING_MAP = "a map"
+    STRING_LIST = "a sequence"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Field:
     kind: Kind
     required: bool = False
     nullable: bool = False
+    aliases: tuple[str, ...] = ()
+    """Other names the field is accepted under (serde's ``alias``); errors use ``name``."""
 
 
 _INT_RANGES = {Kind.U32: U32_MAX, Kind.U64: U64_MAX}
@@ -112,6 +115,8 @@ def check_value(kind: Kind, value: object, *, nullable: bool = False) -> str | N
         ok = isinstance(value, str)
     elif kind is Kind.BOOL:
         ok = isinstance(value, bool)
+    elif kind is Kind.STRING_LIST:
+        ok = isinstance(value, list | tuple)
     else:
         ok = isinstance(value, Mapping)
     return None if ok else f"invalid type: {_unexpected(value)}, expected {kind.value}"
@@ -126,6 +131,15 @@ def check_string_map(name: str, value: Mapping[Any, Any]) -> str | None:
     return None
 
 
+def check_string_list(name: str, value: Sequence[Any]) -> str | None:
+    """Why a ``[str]`` list is bad, naming the element by index, or None."""
+    for index, item in enumerate(value):
+        problem = check_value(Kind.STRING, item)
+        if problem:
+            return f"{name}[{index}]: {problem}"
+    return None
+
+
 def check_field(field: Field, value: object) -> str | None:
     """Why ``value`` cannot be ``field``, in the form ``name: problem``, or None."""
     problem = check_value(field.kind, value, nullable=field.nullable)
@@ -133,7 +147,14 @@ def check_field(field: Field, value: object) -> str | None:
         return f"{field.name}: {problem}"
     if field.kind is Kind.STRING_MAP and isinstance(value, Mapping):
         return check_string_map(field.name, value)
+    if field.kind is Kind.STRING_LIST and isinstance(value, list | tuple):
+        return check_string_list(field.name, value)
     return None
+
+
+def _by_name(fields: Sequence[Field]) -> dict[str, Field]:
+    """Every name a field is accepted under (its own and its aliases), mapped to the field."""
+    return {name: f for f in fields for name in (f.name, *f.aliases)}
 
 
 def _one_of(names: Sequence[str]) -> str:
@@ -215,7 +236,7 @@ def decode_struct(text: str, struct_name: str, fields: Sequence[Field]) -> dict[
 
     Raises :class:`InvalidArgumentsError` with serde_json's message and position.
     """
-    by_name = {f.name: f for f in fields}
+    by_name = _by_name(fields)
     reader = _Reader(text)
     first = reader.skip_ws()
     if first != "{":
@@ -235,9 +256,9 @@ def decode_struct(text: str, struct_name: str, fields: Sequence[Field]) -> dict[
         key = reader.string()
         field = by_name.get(key)
         if field is None:
-            raise reader.fail(f"unknown field `{key}`, expected {_one_of(list(by_name))}")
-        if key in found:
-            raise reader.fail(f"duplicate field `{key}`")
+            raise reader.fail(f"unknown field `{key}`, expected {_one_of([f.name for f in fields])}")
+        if field.name in found:
+            raise reader.fail(f"duplicate field `{field.name}`")
         ch = reader.skip_ws()
         if ch == "":
             raise reader.fail("EOF while parsing an object", len(text))
@@ -248,7 +269,7 @@ def decode_struct(text: str, struct_name: str, fields: Sequence[Field]) -> dict[
         problem = check_field(field, value)
         if problem:
             raise reader.fail(problem)
-        found[key] = value
+        found[field.name] = value
         ch = reader.skip_ws()
         if ch == "":
             raise reader.fail("EOF while parsing an object", len(text))
@@ -270,16 +291,20 @@ def decode_mapping(arguments: Mapping[str, Any] | None, fields: Sequence[Field])
 
     Same rules and messages as :func:`decode_struct`, without positions.
     """
-    by_name = {f.name: f for f in fields}
-    arguments = arguments or {}
-    for key, value in arguments.items():
+    by_name = _by_name(fields)
+    expected = _one_of([f.name for f in fields])
+    found: dict[str, Any] = {}
+    for key, value in (arguments or {}).items():
         field = by_name.get(key)
         if field is None:
-            raise InvalidArgumentsError(f"unknown field `{key}`, expected {_one_of(list(by_name))}")
+            raise InvalidArgumentsError(f"unknown field `{key}`, expected {expected}")
+        if field.name in found:
+            raise InvalidArgumentsError(f"duplicate field `{field.name}`")
         problem = check_field(field, value)
         if problem:
             raise InvalidArgumentsError(problem)
+        found[field.name] = value
     for field in fields:
-        if field.required and field.name not in arguments:
+        if field.required and field.name not in found:
             raise InvalidArgumentsError(f"missing field `{field.name}`")
-    return dict(arguments)
+    return found

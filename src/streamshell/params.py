@@ -1,4 +1,4 @@
-"""Parameters of the two tools, with the reference's names, defaults and validation."""
+"""Parameters of the tools, with the reference's names, defaults and validation."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ class _Params:
                 raise InvalidArgumentsError(problem)
             if isinstance(value, Mapping):
                 object.__setattr__(self, spec.name, dict(value))
+            elif isinstance(value, list):
+                object.__setattr__(self, spec.name, tuple(value))
 
     @classmethod
     def from_json(cls, arguments: str) -> Self:
@@ -119,3 +121,29 @@ class ListSessionsParams(_Params):
 
     _STRUCT = "ListSessionsParams"
     _SPEC = ()
+
+
+@dataclass(frozen=True)
+class ShellToolCallParams(_Params):
+    """Arguments of the classic one-shot ``shell`` tool: run the argv ``command`` to completion.
+
+    ``timeout_ms`` (also accepted as ``timeout``, as the reference does) kills the
+    command when it runs longer; None means the default. ``with_escalated_permissions``
+    and ``justification`` belong to the on-request approval variant of the tool; they are
+    accepted, and ignored, since streamshell neither sandboxes nor asks for approval.
+    """
+
+    command: tuple[str, ...]
+    workdir: str | None = None
+    timeout_ms: int | None = None
+    with_escalated_permissions: bool | None = None
+    justification: str | None = None
+
+    _STRUCT = "ShellToolCallParams"
+    _SPEC = (
+        Field("command", Kind.STRING_LIST, required=True),
+        Field("workdir", Kind.STRING, nullable=True),
+        Field("timeout_ms", Kind.U64, nullable=True, aliases=("timeout",)),
+        Field("with_escalated_permissions", Kind.BOOL, nullable=True),
+        Field("justification", Kind.STRING, nullable=True),
+    )
