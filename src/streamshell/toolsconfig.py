@@ -1,0 +1,200 @@
+"""Which shell tool the model is given: the reference's ``ToolsConfig`` (Codex ``openai_tools.rs``).
+
+Codex has three shell tools: the one-shot ``shell`` function, its on-request approval
+variant (a sandbox-aware description, and escalation fields under workspace-write), and
+the Responses API's built-in ``local_shell`` for the model families trained on it. PR
+#2574 added a fourth, the streamable pair ``exec_command`` + ``write_stdin``, picked by
+``experimental_use_exec_command_tool``; with it on, the approval policy "on request" no
+longer swaps in the approval variant. This module ports that choice and the definitions it
+chooses between, with Codex 0.29.0's exact texts (the only tools of its list that are
+shell tools: streamshell has no plan, patch or image tools).
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+from dataclasses import dataclass, field
+
+from .shelltool import SHELL_TOOL_NAME
+from .tools import JsonObject, responses_api_tools
+
+
+class AskForApproval(enum.StrEnum):
+    """When Codex asks the user before running a command (its ``approval_policy``)."""
+
+    UNTRUSTED = "untrusted"
+    ON_FAILURE = "on-failure"
+    ON_REQUEST = "on-request"
+    NEVER = "never"
+
+
+class SandboxMode(enum.StrEnum):
+    """How Codex confines commands (its ``sandbox_mode``)."""
+
+    READ_ONLY = "read-only"
+    WORKSPACE_WRITE = "workspace-write"
+    DANGER_FULL_ACCESS = "danger-full-access"
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    """The sandbox the approval variant's description tells the model about.
+
+    ``network_access`` matters under workspace-write only. streamshell itself runs
+    commands unconfined: this only shapes what the model is told.
+    """
+
+    mode: SandboxMode = SandboxMode.DANGER_FULL_ACCESS
+    network_access: bool = False
+
+
+class ShellToolType(enum.Enum):
+    """The reference's ``ConfigShellToolType``."""
+
+    DEFAULT_SHELL = "default"
+    SHELL_WITH_REQUEST = "with_request"
+    LOCAL_SHELL = "local"
+    STREAMABLE_SHELL = "streamable"
+
+
+@dataclass(frozen=True)
+class ToolsConfig:
+    """Which shell tool to advertise; build it with :meth:`new`, as the reference does."""
+
+    shell_type: ShellToolType
+    sandbox_policy: SandboxPolicy = field(default_factory=SandboxPolicy)
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        approval_policy: AskForApproval = AskForApproval.NEVER,
+        sandbox_policy: SandboxPolicy | None = None,
+        use_exec_command_tool: bool = False,
+        model_uses_local_shell_tool: bool = False,
+    ) -> ToolsConfig:
+        """The reference's ``ToolsConfig::new``: the streamable pair when asked for, and then
+        whatever the approval policy; otherwise the model family's shell, replaced by the
+        approval variant when the policy is on-request."""
+        if use_exec_command_tool:
+            shell_type = ShellToolType.STREAMABLE_SHELL
+        elif model_uses_local_shell_tool:
+            shell_type = ShellToolType.LOCAL_SHELL
+        else:
+            shell_type = ShellToolType.DEFAULT_SHELL
+        if approval_policy is AskForApproval.ON_REQUEST and not use_exec_command_tool:
+            shell_type = ShellToolType.SHELL_WITH_REQUEST
+        return cls(shell_type, sandbox_policy or SandboxPolicy())
+
+    def openai_tools(self) -> list[JsonObject]:
+        """The shell tools to send as the Responses API ``tools`` (the reference's ``get_openai_tools``)."""
+        match self.shell_type:
+            case ShellToolType.DEFAULT_SHELL:
+                return [shell_tool()]
+            case ShellToolType.SHELL_WITH_REQUEST:
+                return [shell_tool_for_sandbox(self.sandbox_policy)]
+            case ShellToolType.LOCAL_SHELL:
+                return [{"type": "local_shell"}]
+            case ShellToolType.STREAMABLE_SHELL:
+                return responses_api_tools()
+
+
+def _described(json_type: str, description: str) -> JsonObject:
+    return {"type": json_type, "description": description}
+
+
+_COMMAND = {"type": "array", "items": {"type": "string"}, "description": "The command to execute"}
+_TIMEOUT = _described("number", "The timeout for the command in milliseconds")
+_WORKDIR = _described("string", "The working directory to execute the command in")
+_ESCALATION = {
+    "justification": _described(
+        "string",
+        "Only set if with_escalated_permissions is true. "
+        "1-sentence explanation of why we want to run this command.",
+    ),
+    "with_escalated_permissions": _described(
+        "boolean",
+        "Whether to request escalated permissions. "
+        "Set to true if command needs to be run without sandbox restrictions",
+    ),
+}
+
+_ESCALATION_HOWTO = """\
+- When invoking a command that will require escalated privileges:
+  - Provide the with_escalated_permissions parameter with the boolean value true
+  - Include a short, 1 sentence explanation for why we need to run with_escalated_permissions \
+in the justification parameter"""
+
+_READ_ONLY_DESCRIPTION = f"""
+The shell tool is used to execute shell commands.
+- When invoking the shell tool, your call will be running in a landlock sandbox, and some shell \
+commands (including apply_patch) will require escalated permissions:
+  - Types of actions that require escalated privileges:
+    - Reading files outside the current directory
+    - Writing files
+    - Applying patches
+  - Examples of commands that require escalated privileges:
+    - apply_patch
+    - git commit
+    - npm install or pnpm install
+    - cargo build
+    - cargo test
+{_ESCALATION_HOWTO}"""
+
+_WORKSPACE_WRITE_DESCRIPTION = """
+The shell tool is used to execute shell commands.
+- When invoking the shell tool, your call will be running in a landlock sandbox, and some shell \
+commands will require escalated privileges:
+  - Types of actions that require escalated privileges:
+    - Reading files outside the current directory
+    - Writing files outside the current directory, and protected folders like .git or .env{network}
+  - Examples of commands that require escalated privileges:
+    - git commit
+    - npm install or pnpm install
+    - cargo build
+    - cargo test
+{howto}."""
+
+_NO_NETWORK = "\n  - Commands that require network access\n"
+
+
+def _shell_function(description: str, properties: dict[str, JsonObject]) -> JsonObject:
+    return {
+        "type": "function",
+        "name": SHELL_TOOL_NAME,
+        "description": description,
+        "strict": False,
+        "parameters": {
+            "type": "object",
+            "properties": {name: copy.deepcopy(properties[name]) for name in sorted(properties)},
+            "required": ["command"],
+            "additionalProperties": False,
+        },
+    }
+
+
+def shell_tool() -> JsonObject:
+    """The one-shot ``shell`` tool as Codex 0.29.0 advertised it by default."""
+    return _shell_function(
+        "Runs a shell command and returns its output",
+        {"command": _COMMAND, "timeout_ms": _TIMEOUT, "workdir": _WORKDIR},
+    )
+
+
+def shell_tool_for_sandbox(policy: SandboxPolicy) -> JsonObject:
+    """The approval variant of ``shell`` (approval policy on-request), described for ``policy``.
+
+    Only workspace-write adds the escalation fields, as in the reference.
+    """
+    properties = {"command": _COMMAND, "timeout_ms": _TIMEOUT, "workdir": _WORKDIR}
+    match policy.mode:
+        case SandboxMode.DANGER_FULL_ACCESS:
+            description = "Runs a shell command and returns its output."
+        case SandboxMode.READ_ONLY:
+            description = _READ_ONLY_DESCRIPTION
+        case SandboxMode.WORKSPACE_WRITE:
+            network = "" if policy.network_access else _NO_NETWORK
+            description = _WORKSPACE_WRITE_DESCRIPTION.format(network=network, howto=_ESCALATION_HOWTO)
+            properties |= _ESCALATION
+    return _shell_function(description, properties)
