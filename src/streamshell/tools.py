@@ -27,17 +27,39 @@ class ToolSpec:
     annotations: JsonObject = field(default_factory=dict)
     """MCP tool annotations (wire names): what a client may assume about the tool."""
 
-    def parameters(self, *, extended: bool = False) -> JsonObject:
-        """The JSON schema of the arguments; ``extended`` adds streamshell's extra parameters."""
+    def parameters(self, *, extended: bool = False, strict: bool = False) -> JsonObject:
+        """The JSON schema of the arguments; ``extended`` adds streamshell's extra parameters.
+
+        ``strict`` gives the form OpenAI's strict function calling demands: every property
+        required, the optional ones nullable (null means the default), no free-form objects
+        (so ``env``, a map of any names, is left out).
+        """
         props = dict(self.properties)
         if extended:
             props.update(self.extra_properties)
+        if strict:
+            props = {
+                name: prop if name in self.required else _nullable(prop)
+                for name, prop in props.items()
+                if not _is_open_object(prop)
+            }
+        names = sorted(props)
         return {
             "type": "object",
-            "properties": {name: copy.deepcopy(props[name]) for name in sorted(props)},
-            "required": list(self.required),
+            "properties": {name: copy.deepcopy(props[name]) for name in names},
+            "required": names if strict else list(self.required),
             "additionalProperties": False,
         }
+
+
+def _nullable(prop: JsonObject) -> JsonObject:
+    """``prop`` that also accepts null (strict mode's way of saying "optional")."""
+    return {**prop, "type": [prop["type"], "null"]}
+
+
+def _is_open_object(prop: JsonObject) -> bool:
+    """Whether ``prop`` is an object with free-form keys, which strict mode cannot express."""
+    return "object" in prop["type"] and prop.get("additionalProperties") not in (None, False)
 
 
 def _prop(json_type: str, description: str) -> JsonObject:
@@ -143,34 +165,36 @@ ALL_TOOL_SPECS = {spec.name: spec for spec in (EXEC_COMMAND, WRITE_STDIN, LIST_S
 """Every tool the MCP server can serve, by name."""
 
 
-def responses_api_tools(*, extended: bool = False) -> list[JsonObject]:
+def responses_api_tools(*, extended: bool = False, strict: bool = False) -> list[JsonObject]:
     """``[exec_command, write_stdin]`` as Responses API function tools.
 
     Without arguments these equal the reference's definitions exactly;
-    ``extended=True`` also advertises ``workdir``, ``env`` and ``tty``.
+    ``extended=True`` also advertises ``workdir``, ``env`` and ``tty``; ``strict=True``
+    gives strict-mode schemas (see :meth:`ToolSpec.parameters`), whose calls carry
+    nulls for omitted parameters: dispatch them through :mod:`streamshell.adapters`.
     """
     return [
         {
             "type": "function",
             "name": spec.name,
             "description": spec.description,
-            "strict": False,
-            "parameters": spec.parameters(extended=extended),
+            "strict": strict,
+            "parameters": spec.parameters(extended=extended, strict=strict),
         }
         for spec in TOOL_SPECS
     ]
 
 
-def chat_completions_tools(*, extended: bool = False) -> list[JsonObject]:
-    """``[exec_command, write_stdin]`` as Chat Completions function tools."""
+def chat_completions_tools(*, extended: bool = False, strict: bool = False) -> list[JsonObject]:
+    """``[exec_command, write_stdin]`` as Chat Completions function tools (``strict`` as above)."""
     return [
         {
             "type": "function",
             "function": {
                 "name": spec.name,
                 "description": spec.description,
-                "parameters": spec.parameters(extended=extended),
-                "strict": False,
+                "parameters": spec.parameters(extended=extended, strict=strict),
+                "strict": strict,
             },
         }
         for spec in TOOL_SPECS
