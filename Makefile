@@ -19,9 +19,13 @@ run: $(STAMP)
 test: lint $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(ARGS)
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 
 format: $(STAMP)

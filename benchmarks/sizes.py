@@ -1,0 +1,65 @@
+"""How much each metric measures: the full run, ``--quick``, and a toy size for the smoke test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Repetitions and volumes; the targets do not change with the size, only the confidence."""
+
+    name: str
+    spawn_pairs: int
+    """Floor/streamshell pairs of one sequential spawn each."""
+    throughput_input: int
+    """Bytes ``head -c`` reads from /dev/zero; ``base64`` prints 4/3 of it plus newlines."""
+    throughput_pairs: int
+    memory_bytes: int
+    """Output of the one ``exec_command`` whose peak memory is measured."""
+    memory_runs: int
+    sessions: int
+    """Idle ``cat`` sessions held at once."""
+    concurrency_pairs: int
+    write_stdin_pairs: int
+    mcp_pairs: int
+
+
+FULL = Sizes(
+    name="full",
+    spawn_pairs=1000,
+    throughput_input=150_000_000,
+    throughput_pairs=3,
+    memory_bytes=1_000_000_000,
+    memory_runs=2,
+    sessions=2000,
+    concurrency_pairs=3,
+    write_stdin_pairs=100,
+    mcp_pairs=200,
+)
+
+QUICK = Sizes(
+    name="quick",
+    spawn_pairs=100,
+    throughput_input=15_000_000,
+    throughput_pairs=2,
+    memory_bytes=100_000_000,
+    memory_runs=1,
+    sessions=200,
+    concurrency_pairs=1,
+    write_stdin_pairs=20,
+    mcp_pairs=50,
+)
+
+TOY = Sizes(
+    name="toy",
+    spawn_pairs=3,
+    throughput_input=300_000,
+    throughput_pairs=1,
+    memory_bytes=1_000_000,
+    memory_runs=1,
+    sessions=4,
+    concurrency_pairs=1,
+    write_stdin_pairs=2,
+    mcp_pairs=2,
+)
