@@ -1,6 +1,8 @@
-"""The ``streamshell`` command: ``serve`` (the MCP server), ``tools`` (definitions as JSON), ``call``.
+"""The ``streamshell`` command: ``serve`` (the MCP server), ``tools`` (definitions as JSON), ``call``,
+``agent`` (an agent loop on the OpenAI Responses API).
 
-Only ``serve`` imports the MCP SDK (about 1.7 s), so ``streamshell tools`` is instant.
+Only ``serve`` imports the MCP SDK (about 1.7 s) and only ``agent`` the OpenAI SDK, so
+``streamshell tools`` is instant.
 
 Exit codes: 0 success; 1 a tool call returned an error (``call``); 2 bad usage (flags,
 arguments); 3 the command could not run (port in use, missing dependency).
@@ -22,7 +24,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import __version__
+from .config import ConfigError, default_config_path, load_config
 from .dispatch import handle_function_call
+from .display import JsonDisplay, TerminalDisplay
 from .manager import SessionManager
 from .tools import ALL_TOOL_SPECS, anthropic_tools, chat_completions_tools, mcp_tools, responses_api_tools
 
@@ -155,10 +159,41 @@ def _add_call(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(run=_call)
 
 
+def _add_agent(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "agent",
+        help="work on a task with a model (OpenAI Responses API) that runs commands here",
+        description=(
+            "Give TASK to the model and run the shell commands it asks for, without approval, until it "
+            "answers: each command, its live output and exit status go to stderr, the answer to stdout. "
+            "Needs OPENAI_API_KEY; the endpoint is base_url, else OPENAI_BASE_URL, else OpenAI's. "
+            "Ctrl-C stops the agent and kills every command it started."
+        ),
+        epilog=(
+            f"Config file: {default_config_path()} (TOML). Keys: model, base_url, "
+            "experimental_use_exec_command_tool (exec_command + write_stdin instead of the one-shot shell "
+            "tool), experimental_instructions_file, max_sessions, keep_unread_output, cwd."
+        ),
+    )
+    p.add_argument("task", nargs="+", help="what to do (several words are joined with spaces)")
+    p.add_argument("--config", metavar="PATH", help="the config file (default: the one named below)")
+    p.add_argument(
+        "-c",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key; VALUE is TOML, else a string (repeatable): -c model=o3",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON event per line on stdout instead")
+    p.set_defaults(run=_agent)
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     _add_serve,
     _add_tools,
     _add_call,
+    _add_agent,
 ]
 """Each adds one subcommand; other modules append theirs."""
 
@@ -217,6 +252,32 @@ def _call(args: argparse.Namespace) -> int:
         return EXIT_CALL_FAILED if failed else EXIT_OK
 
     return asyncio.run(run())
+
+
+# ----- agent ---------------------------------------------------------------------------------
+
+
+def _agent(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config, args.overrides)
+    except ConfigError as e:
+        print(f"streamshell agent: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        from .agent import run_agent
+    except ImportError as e:
+        print(
+            f"streamshell: the agent needs the openai package ({e}): pip install 'streamshell[openai]'",
+            file=sys.stderr,
+        )
+        return EXIT_RUNTIME
+    display = JsonDisplay(sys.stdout) if args.json else TerminalDisplay(sys.stdout, sys.stderr)
+    try:
+        done = asyncio.run(run_agent(" ".join(args.task), config, display))
+    except ConfigError as e:
+        print(f"streamshell agent: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK if done else EXIT_RUNTIME
 
 
 # ----- serve ---------------------------------------------------------------------------------

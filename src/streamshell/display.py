@@ -1,0 +1,207 @@
+"""What ``streamshell agent`` shows: its events, drawn for a terminal or written as JSON lines.
+
+The agent loop reports everything that happens as an :class:`AgentEvent`; a display
+turns events into output. :class:`TerminalDisplay` is for a person: each command as
+the model asked for it, the command's output live, its exit status, then the final
+answer on stdout (everything else goes to stderr, so ``answer=$(streamshell agent ...)``
+captures just the answer). :class:`JsonDisplay` writes one JSON object per event on
+stdout, for programs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TextIO
+
+from .shelltool import SHELL_TOOL_NAME
+from .tools import EXEC_COMMAND_TOOL_NAME, WRITE_STDIN_TOOL_NAME
+
+
+@dataclass(frozen=True)
+class TaskStarted:
+    """The loop is about to ask the model for the first time."""
+
+    type: ClassVar[str] = "task_started"
+    model: str
+    tools: list[str]
+    cwd: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The model called a tool; ``arguments`` are as the model sent them."""
+
+    type: ClassVar[str] = "tool_call"
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolOutputDelta:
+    """Output a command printed while its call was waiting."""
+
+    type: ClassVar[str] = "tool_output_delta"
+    call_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """A call finished; ``output`` is exactly what the model reads.
+
+    ``exit_code`` is set when the process exited, ``session_id`` while it still runs.
+    """
+
+    type: ClassVar[str] = "tool_result"
+    call_id: str
+    name: str
+    success: bool
+    exit_code: int | None
+    session_id: int | None
+    duration_seconds: float
+    output: str
+
+
+@dataclass(frozen=True)
+class AgentMessage:
+    """Text the model wrote; ``final`` for the answer that ends the task."""
+
+    type: ClassVar[str] = "agent_message"
+    text: str
+    final: bool
+
+
+@dataclass(frozen=True)
+class TaskComplete:
+    """The model answered without calling a tool: the task is over."""
+
+    type: ClassVar[str] = "task_complete"
+    last_agent_message: str
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """Ctrl-C stopped the loop; ``killed_sessions`` were still running and were killed."""
+
+    type: ClassVar[str] = "interrupted"
+    killed_sessions: int
+
+
+@dataclass(frozen=True)
+class Error:
+    """The loop could not go on (the API failed, the configuration is wrong)."""
+
+    type: ClassVar[str] = "error"
+    message: str
+
+
+AgentEvent = (
+    TaskStarted | ToolCall | ToolOutputDelta | ToolResult | AgentMessage | TaskComplete | Interrupted | Error
+)
+Display = Callable[[AgentEvent], None]
+
+
+def event_json(event: AgentEvent) -> dict[str, Any]:
+    """The event as a JSON object: its ``type``, then its fields."""
+    return {"type": event.type, **dataclasses.asdict(event)}
+
+
+class JsonDisplay:
+    """One JSON object per event, one per line."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def __call__(self, event: AgentEvent) -> None:
+        self._out.write(json.dumps(event_json(event), ensure_ascii=False) + "\n")
+        self._out.flush()
+
+
+class TerminalDisplay:
+    """For a person at a terminal: progress on ``err``, the final answer on ``out``."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self._out = out
+        self._err = err
+        self._line_start = True
+        self._streamed: dict[str, str] = {}
+
+    def __call__(self, event: AgentEvent) -> None:
+        match event:
+            case TaskStarted(model=model, tools=tools, cwd=cwd):
+                self._line(f"streamshell agent: model {model}, tools {', '.join(tools)}, in {cwd}")
+            case ToolCall(call_id=call_id, name=name, arguments=arguments):
+                self._streamed[call_id] = ""
+                self._line(describe_call(name, arguments))
+            case ToolOutputDelta(call_id=call_id, text=text):
+                self._streamed[call_id] = self._streamed.get(call_id, "") + text
+                self._write(text)
+            case ToolResult():
+                self._show_unseen(event, self._streamed.pop(event.call_id, ""))
+                self._line(describe_result(event))
+            case AgentMessage(text=text, final=False):
+                self._line(text)
+            case AgentMessage(text=text, final=True):
+                self._out.write(text if text.endswith("\n") else text + "\n")
+                self._out.flush()
+            case Interrupted(killed_sessions=killed):
+                self._line(f"interrupted: stopped the agent and killed {killed} running session(s)")
+            case Error(message=message):
+                self._line(f"streamshell agent: {message}")
+            case TaskComplete():
+                pass
+
+    def _show_unseen(self, result: ToolResult, streamed: str) -> None:
+        """Output the result holds but the live stream did not show: what the command printed
+        between calls, kept for this one (``keep_unread_output``)."""
+        _, sep, body = result.output.partition("\nOutput:\n")
+        if not sep or body == streamed or not body.endswith(streamed):
+            return
+        if streamed:
+            self._line("(printed before this call:)")
+        self._write(body[: len(body) - len(streamed)])
+
+    def _write(self, text: str) -> None:
+        if text:
+            self._err.write(text)
+            self._err.flush()
+            self._line_start = text.endswith("\n")
+
+    def _line(self, text: str) -> None:
+        """``text`` on a line of its own, after whatever output came before."""
+        self._write(("" if self._line_start else "\n") + text + "\n")
+
+
+def describe_call(name: str, arguments: str) -> str:
+    """One line saying what a call does: ``$ command``, or what is typed into which session."""
+    try:
+        args = json.loads(arguments)
+    except ValueError:
+        args = None
+    if not isinstance(args, dict):
+        return f"{name} {arguments}"
+    if name == EXEC_COMMAND_TOOL_NAME and isinstance(args.get("cmd"), str):
+        return f"$ {args['cmd']}"
+    if name == SHELL_TOOL_NAME and isinstance(args.get("command"), list):
+        return f"$ {shlex.join(str(a) for a in args['command'])}"
+    if name == WRITE_STDIN_TOOL_NAME and isinstance(args.get("chars"), str):
+        session, chars = args.get("session_id"), args["chars"]
+        if not chars:
+            return f"(waiting for session {session})"
+        return f"> session {session}: {json.dumps(chars, ensure_ascii=False)}"
+    return f"{name} {arguments}"
+
+
+def describe_result(result: ToolResult) -> str:
+    """One line with how a call ended: its exit code, the session still running, or the error."""
+    took = f"{result.duration_seconds:.2f} s"
+    if result.exit_code is not None:
+        return f"[exit code {result.exit_code}, {took}]"
+    if result.session_id is not None:
+        return f"[running as session {result.session_id}, {took}]"
+    return f"[error: {result.output}]"
