@@ -27,9 +27,13 @@ if TYPE_CHECKING:
 
 
 def _plain(value: Any) -> Any:
-    """An SDK object (a pydantic model) as plain data; plain data as it is."""
+    """An SDK object (a pydantic model) as plain data; plain data as it is.
+
+    Without serializer warnings: SDKs build streamed objects leniently, and a field the
+    server left out is no reason to warn here.
+    """
     dump = getattr(value, "model_dump", None)
-    return dump() if callable(dump) else value
+    return dump(warnings=False) if callable(dump) else value
 
 
 def _items(container: Any, field: str) -> list[Any]:
