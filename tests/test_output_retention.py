@@ -24,9 +24,19 @@ def seq_output(n: int) -> str:
 
 
 async def start_and_wait_for_file(manager: SessionManager, cmd: str, flag: Path, **kw: object) -> int:
-    """Start ``cmd`` (which touches ``flag`` when it has printed everything) and wait for the flag."""
-    out = await manager.exec_command(sh(cmd, yield_time_ms=0, **kw))
+    """Start ``cmd`` (which touches ``flag`` when it has printed everything) and wait for the flag.
+
+    ``cmd`` runs only once the first call has returned (it waits for a go file): on an idle
+    multi-core machine a quick child would otherwise print before even a 0 ms call returns.
+    """
+    go = flag.with_name(flag.name + ".go")
+    go.unlink(missing_ok=True)
+    out = await manager.exec_command(
+        sh(f"until [ -e {go} ]; do sleep 0.01; done; {cmd}", yield_time_ms=0, **kw)
+    )
     assert isinstance(out.exit_status, Ongoing)
+    assert out.output == ""
+    go.touch()
     await wait_until(flag.exists, what=f"{flag} to appear")
     return out.exit_status.session_id
 
