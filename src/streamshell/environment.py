@@ -9,7 +9,6 @@ colour escapes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 
 DEFAULT_DROP_ENV_CONTAINING = ("KEY", "SECRET", "TOKEN", "PASSWORD")
@@ -22,49 +21,19 @@ DEFAULT_TERM = "xterm"
 """TERM for PTY sessions when the manager's own environment has none."""
 
 
-def child_environment(
-    base: Mapping[str, str],
-    *,
-    drop_containing: Iterable[str],
-    overrides: Iterable[Mapping[str, str] | None],
-    tty: bool,
-) -> dict[str, str]:
-    """``base`` minus credential-like names, plus the forced variables, plus ``overrides`` in order."""
+def inherited_environment(base: Mapping[str, str], drop_containing: Iterable[str]) -> dict[str, str]:
+    """``base`` minus the variables whose upper-cased name contains one of ``drop_containing``."""
     markers = tuple(m.upper() for m in drop_containing)
-    env = _without_credentials(base, markers)
-    env.update(FORCED_ENV)
+    return {k: v for k, v in base.items() if not any(m in k.upper() for m in markers)}
+
+
+def child_environment(inherited: Mapping[str, str], extra: Mapping[str, str], *, tty: bool) -> dict[str, str]:
+    """The inherited variables, then the forced ones (and TERM on a terminal), then ``extra``."""
+    env = {**inherited, **FORCED_ENV}
     if tty:
         env.setdefault("TERM", DEFAULT_TERM)
-    for layer in overrides:
-        if layer:
-            env.update(layer)
+    env.update(extra)
     return env
-
-
-_filtered_environ: dict[tuple[str, ...], tuple[dict[bytes, bytes], dict[str, str]]] = {}
-"""Per marker set: the ``os.environ`` bytes it was filtered from, and the result."""
-
-
-def _without_credentials(base: Mapping[str, str], markers: tuple[str, ...]) -> dict[str, str]:
-    """A new dict: ``base`` minus the names whose upper case contains one of ``markers``.
-
-    For ``os.environ`` the result is cached until ``os.environ`` changes: decoding it item
-    by item on every spawn cost ~40 us of a ~1.5 ms ``exec_command`` (BENCHMARKS.md, spawn
-    row). CPython keeps ``os.environ`` as a dict of bytes (``_data``, updated by every
-    assignment), which compares with the cached copy at C speed; where that dict is
-    missing, the environment is filtered every time.
-    """
-    raw = getattr(base, "_data", None) if base is os.environ else None
-    if isinstance(raw, dict):
-        cached = _filtered_environ.get(markers)
-        if cached is not None and cached[0] == raw:
-            return dict(cached[1])
-    env = {k: v for k, v in base.items() if not any(m in k.upper() for m in markers)}
-    if isinstance(raw, dict):
-        if len(_filtered_environ) >= 16:
-            _filtered_environ.clear()
-        _filtered_environ[markers] = (dict(raw), env)
-    return dict(env)
 
 
 def check_env_entry(name: str, value: str) -> str | None:

@@ -22,7 +22,12 @@ from types import TracebackType
 from typing import Any, Self
 
 from .buffer import WINDOW_SLACK, Captured
-from .environment import DEFAULT_DROP_ENV_CONTAINING, check_env_entry, child_environment
+from .environment import (
+    DEFAULT_DROP_ENV_CONTAINING,
+    check_env_entry,
+    child_environment,
+    inherited_environment,
+)
 from .errors import (
     InvalidArgumentsError,
     ManagerClosedError,
@@ -90,6 +95,7 @@ class SessionManager:
     - ``cwd``: working directory of new sessions (default: the process's at spawn).
     - ``env``: variables set for every session; ``drop_env_containing``: inherited
       variables whose upper-cased name contains one of these are not passed on.
+      Sessions inherit this process's environment as it is when the manager is made.
     - ``kill_grace``: seconds between SIGTERM and SIGKILL when killing a group.
     - ``exit_drain_timeout``: after a process exits, how long to wait for the end of
       its output when a background child keeps the terminal open.
@@ -135,8 +141,8 @@ class SessionManager:
         self._idle_window = max_unread_bytes // 2
         self._max_yield_ms = max_yield_time_ms
         self._cwd = cwd
-        self._env = dict(env or {})
-        self._drop_env = tuple(drop_env_containing)
+        inherited = inherited_environment(os.environ, drop_env_containing)
+        self._base_env = {tty: child_environment(inherited, env or {}, tty=tty) for tty in (True, False)}
         self._kill_grace = kill_grace
         self._drain_timeout = exit_drain_timeout
         self._next_id = 0
@@ -269,9 +275,9 @@ class SessionManager:
                 raise LaunchError(problem)
         base = self._cwd or os.getcwd()
         cwd = os.path.join(base, os.path.expanduser(params.workdir)) if params.workdir else base
-        env = child_environment(
-            os.environ, drop_containing=self._drop_env, overrides=(self._env, params.env), tty=params.tty
-        )
+        env = self._base_env[params.tty]
+        if params.env:
+            env = {**env, **params.env}
         return Launch([params.shell, "-lc" if params.login else "-c", params.cmd], env, cwd)
 
     def _call_window(self, max_output_tokens: int) -> int:
