@@ -70,27 +70,6 @@ def test_live_output_then_the_status_on_its_own_line() -> None:
     assert out == "It is 42.\n"
 
 
-def test_output_printed_between_calls_is_shown_from_the_result() -> None:
-    _, err = show(
-        ToolCall("c1", "write_stdin", '{"session_id": 2, "chars": ""}'),
-        result(RUNNING + "tick3\r\n", session_id=2),
-        ToolCall("c2", "write_stdin", '{"session_id": 2, "chars": ""}'),
-        ToolOutputDelta("c2", "tick5\r\n"),
-        result(RUNNING + "tick4\r\ntick5\r\n", call_id="c2", session_id=2),
-    )
-    assert err.split("\n") == [
-        "(waiting for session 2)",
-        "tick3\r",
-        "[running as session 2, 0.50 s]",
-        "(waiting for session 2)",
-        "tick5\r",
-        "(printed before this call:)",
-        "tick4\r",
-        "[running as session 2, 0.50 s]",
-        "",
-    ]
-
-
 def test_exit_errors_and_interruptions() -> None:
     _, err = show(
         ToolCall("c1", "exec_command", '{"cmd": "false"}'),

@@ -53,6 +53,23 @@ async def test_output_printed_between_calls_is_returned_by_the_next(
     assert again.output == ""
 
 
+async def test_live_output_starts_with_what_was_printed_between_calls(
+    manager: SessionManager, tmp_path: Path
+) -> None:
+    """``on_output`` sees exactly what the call returns: first the output printed while no call
+    waited, then what arrives during the call."""
+    flag = tmp_path / "printed"
+    sid = await start_and_wait_for_file(manager, f"echo before; touch {flag}; read x; echo after", flag)
+    streamed: list[str] = []
+    out = await manager.write_stdin(
+        WriteStdinParams(sid, "go\n", yield_time_ms=30_000), on_output=streamed.append
+    )
+    assert out.exit_status == Exited(0)
+    assert out.output == "before\r\ngo\r\nafter\r\n"
+    assert "".join(streamed) == out.output
+    assert streamed[0] == "before\r\n"
+
+
 async def test_keep_unread_output_false_restores_output_from_now_on(tmp_path: Path) -> None:
     flag = tmp_path / "printed"
     async with SessionManager(keep_unread_output=False) as manager:

@@ -20,6 +20,13 @@ WINDOW_SLACK = 4
 """Bytes kept beyond the call's cap so a char boundary next to the cut can be found."""
 
 
+def dropped_marker(dropped: int, *, new_line: bool) -> str:
+    """The line that stands in for ``dropped`` bytes that were not kept (``new_line``: end the
+    line the text before it left open)."""
+    line = f"…{dropped} bytes dropped: more output than the session buffer holds…\n"
+    return "\n" + line if new_line else line
+
+
 @dataclass(frozen=True)
 class Captured:
     """Output taken from a buffer: ``head``, then ``dropped`` unkept bytes, then ``tail``."""
@@ -51,9 +58,8 @@ class Captured:
         except NotRetainedError:
             head = self.head.decode("utf-8", "replace")
             tail = self.tail.decode("utf-8", "replace")
-            newline = "" if head.endswith("\n") or not head else "\n"
-            marker = f"…{self.dropped} bytes dropped: more output than the session buffer holds…\n"
-            text = f"{head}{newline}{marker}{tail}"
+            mid_line = bool(head) and not head.endswith("\n")
+            text = f"{head}{dropped_marker(self.dropped, new_line=mid_line)}{tail}"
         return text, approx_token_count(self.total)
 
 
@@ -97,9 +103,13 @@ class OutputBuffer:
             self._tail_len += len(data)
             self._trim_tail()
 
+    def peek(self) -> Captured:
+        """Everything since the last take, which stays held."""
+        return Captured(bytes(self._head), b"".join(self._tail), self._dropped)
+
     def take(self) -> Captured:
         """Everything since the last take; the buffer starts over empty."""
-        captured = Captured(bytes(self._head), b"".join(self._tail), self._dropped)
+        captured = self.peek()
         self.clear()
         return captured
 

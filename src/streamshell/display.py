@@ -129,20 +129,16 @@ class TerminalDisplay:
         self._out = out
         self._err = err
         self._line_start = True
-        self._streamed: dict[str, str] = {}
 
     def __call__(self, event: AgentEvent) -> None:
         match event:
             case TaskStarted(model=model, tools=tools, cwd=cwd):
                 self._line(f"streamshell agent: model {model}, tools {', '.join(tools)}, in {cwd}")
-            case ToolCall(call_id=call_id, name=name, arguments=arguments):
-                self._streamed[call_id] = ""
+            case ToolCall(name=name, arguments=arguments):
                 self._line(describe_call(name, arguments))
-            case ToolOutputDelta(call_id=call_id, text=text):
-                self._streamed[call_id] = self._streamed.get(call_id, "") + text
+            case ToolOutputDelta(text=text):
                 self._write(text)
             case ToolResult():
-                self._show_unseen(event, self._streamed.pop(event.call_id, ""))
                 self._line(describe_result(event))
             case AgentMessage(text=text, final=False):
                 self._line(text)
@@ -155,16 +151,6 @@ class TerminalDisplay:
                 self._line(f"streamshell agent: {message}")
             case TaskComplete():
                 pass
-
-    def _show_unseen(self, result: ToolResult, streamed: str) -> None:
-        """Output the result holds but the live stream did not show: what the command printed
-        between calls, kept for this one (``keep_unread_output``)."""
-        _, sep, body = result.output.partition("\nOutput:\n")
-        if not sep or body == streamed or not body.endswith(streamed):
-            return
-        if streamed:
-            self._line("(printed before this call:)")
-        self._write(body[: len(body) - len(streamed)])
 
     def _write(self, text: str) -> None:
         if text:

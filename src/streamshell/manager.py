@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
-from .buffer import WINDOW_SLACK, Captured
+from .buffer import WINDOW_SLACK, Captured, dropped_marker
 from .environment import (
     DEFAULT_DROP_ENV_CONTAINING,
     check_env_entry,
@@ -311,12 +311,11 @@ class SessionManager:
             session.last_used = time.monotonic()
             self._sessions.move_to_end(session.id)
             session.buffer.window = self._call_window(max_output_tokens)
+            if chars is not None and not self._keep_unread:
+                session.buffer.clear()
             with self._streaming(session, on_output):
-                if chars is not None:
-                    if not self._keep_unread:
-                        session.buffer.clear()
-                    if chars:
-                        session.write(chars.encode())
+                if chars:
+                    session.write(chars.encode())
                 deadline = started + min(yield_time_ms, self._max_yield_ms) / 1000
                 await session.wait_done(deadline - time.monotonic())
                 session.pump()
@@ -336,7 +335,8 @@ class SessionManager:
 
     @contextlib.contextmanager
     def _streaming(self, session: Session, on_output: OutputCallback | None) -> Iterator[None]:
-        """Forward the session's output to ``on_output`` as decoded text while the call waits."""
+        """Forward the call's output to ``on_output`` as decoded text: first what the session
+        printed since the last call (this call returns it too), then each chunk as it arrives."""
         if on_output is None:
             yield
             return
@@ -347,6 +347,12 @@ class SessionManager:
             if text:
                 on_output(text)
 
+        unread = session.buffer.peek()
+        listener(unread.head)
+        if unread.dropped:
+            mid_line = bool(unread.head) and not unread.head.endswith(b"\n")
+            on_output(decoder.decode(b"", final=True) + dropped_marker(unread.dropped, new_line=mid_line))
+        listener(unread.tail)
         session.add_listener(listener)
         try:
             yield

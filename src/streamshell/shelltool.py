@@ -114,8 +114,8 @@ async def _wait(
 ) -> int | None:
     """Poll until the command exits (its code) or the deadline passes (None: it was killed).
 
-    Each poll starts in the same event-loop step the previous call returned in, so no
-    output can arrive unseen between them.
+    Polling (rather than one long wait) because the manager caps a call's wait; each poll's
+    ``on_output`` also gets what arrived between two polls, so ``sink`` sees every byte.
     """
     while isinstance(out.exit_status, Ongoing):
         session_id = out.exit_status.session_id
