@@ -12,13 +12,16 @@ This module imports the SDK (~1.7 s): the CLI imports it only to serve.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hmac
 import json
 import logging
 import os
 import socket
+import stat
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -277,13 +280,64 @@ class _StdinLines:
         return line.decode("utf-8", "replace")
 
 
+class _StdoutLines:
+    """The protocol's output for the SDK's stdio transport, written on the event loop.
+
+    The SDK writes each message through a worker thread: two thread hops per message, a
+    third of the server's CPU per tool call (BENCHMARKS.md, MCP row). This writes the
+    protocol's own copy of stdout directly, non-blocking on a pipe or socket, waiting for
+    room on the loop when the client reads slowly.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._pending = bytearray()
+
+    async def write(self, text: str) -> None:
+        self._pending += text.encode()
+
+    async def flush(self) -> None:
+        while self._pending:
+            try:
+                written = os.write(self._fd, self._pending)
+            except BlockingIOError:
+                await anyio.wait_writable(self._fd)
+                continue
+            del self._pending[:written]
+
+
+@contextlib.contextmanager
+def _protocol_stdout() -> Iterator[int]:
+    """A private copy of stdout for the protocol, while fd 1 points at stderr.
+
+    As the SDK does: a stray print (ours, a library's) must not corrupt the protocol
+    stream. The copy is non-blocking only on a pipe or socket, which no other process
+    shares; a terminal's file is shared with the shell that started us.
+    """
+    private = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 3)
+    mode = os.fstat(private).st_mode
+    nonblocking = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+    os.dup2(2, 1)
+    try:
+        if nonblocking:
+            os.set_blocking(private, False)
+        yield private
+    finally:
+        if nonblocking:
+            os.set_blocking(private, True)
+        os.dup2(private, 1)
+        os.close(private)
+
+
 async def serve_stdio(server: Server[SessionManager]) -> None:
     """Serve one client on stdin/stdout until stdin reaches EOF (or the serving task is cancelled)."""
     from mcp.server.stdio import stdio_server
 
-    stdin = cast("anyio.AsyncFile[str]", _StdinLines())
-    async with stdio_server(stdin=stdin) as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, server.create_initialization_options())
+    with _protocol_stdout() as out:
+        stdin = cast("anyio.AsyncFile[str]", _StdinLines())
+        stdout = cast("anyio.AsyncFile[str]", _StdoutLines(out))
+        async with stdio_server(stdin=stdin, stdout=stdout) as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
 def _security(host: str) -> TransportSecuritySettings:
