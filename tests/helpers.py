@@ -107,3 +107,12 @@ async def start_until(manager: SessionManager, cmd: str, needle: str) -> tuple[i
     assert isinstance(out.exit_status, Ongoing), out
     sid = out.exit_status.session_id
     return sid, await read_until(manager, sid, needle, out.output)
+
+
+async def start_sleep(manager: SessionManager, seconds: int, **kw: object) -> int:
+    """Start ``sleep`` and wait until it runs: a Ctrl-C typed while the shell is still forking is
+    the shell's to lose (dash catches it), as at a real terminal."""
+    sid = await start(manager, f"sleep {seconds}", **kw)
+    pid = next(s.pid for s in manager.list_sessions() if s.session_id == sid)
+    await wait_until(lambda: running_command(pid, "sleep"), what="sleep to start")
+    return sid

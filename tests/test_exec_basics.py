@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import streamshell.spawn
-from helpers import running_command, sh, wait_until
+from helpers import sh, start_sleep
 from streamshell import (
     ExecCommandParams,
     Exited,
@@ -71,15 +71,8 @@ async def test_session_ids_start_at_zero_and_every_parsed_exec_takes_one(manager
 async def test_ctrl_c_interrupts_the_foreground_job_under_any_shell(
     manager: SessionManager, shell: str
 ) -> None:
-    started = await manager.exec_command(sh("sleep 30", shell=shell, yield_time_ms=0))
-    assert isinstance(started.exit_status, Ongoing)
-    # As at a real terminal, a Ctrl-C while dash is still forking is dash's to lose: type it once
-    # sleep runs.
-    pid = manager.list_sessions()[0].pid
-    await wait_until(lambda: running_command(pid, "sleep"), what="sleep to start")
-    out = await manager.write_stdin(
-        WriteStdinParams(started.exit_status.session_id, "\x03", yield_time_ms=30_000)
-    )
+    sid = await start_sleep(manager, 30, shell=shell)
+    out = await manager.write_stdin(WriteStdinParams(sid, "\x03", yield_time_ms=30_000))
     assert out.exit_status == Exited(130)
     assert out.output == "^C"
 
@@ -166,13 +159,8 @@ async def test_pipes_mode_stdin_ctrl_d_and_ctrl_c(manager: SessionManager) -> No
     done = await manager.write_stdin(WriteStdinParams(sid, "last\x04", yield_time_ms=30_000))
     assert (done.exit_status, done.output) == (Exited(0), "last")
 
-    sleeper = await manager.exec_command(sh("sleep 30", tty=False, yield_time_ms=0))
-    assert isinstance(sleeper.exit_status, Ongoing)
-    pid = manager.list_sessions()[0].pid
-    await wait_until(lambda: running_command(pid, "sleep"), what="sleep to start")
-    out = await manager.write_stdin(
-        WriteStdinParams(sleeper.exit_status.session_id, "\x03", yield_time_ms=30_000)
-    )
+    sleeper = await start_sleep(manager, 30, tty=False)
+    out = await manager.write_stdin(WriteStdinParams(sleeper, "\x03", yield_time_ms=30_000))
     assert out.exit_status == Exited(130)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import running_command, sh, start, wait_until
+from helpers import sh, start, start_sleep
 from streamshell import (
     Exited,
     Ongoing,
@@ -25,9 +25,7 @@ BIG_INPUT = ("x" * 99 + "\n") * 3000  # 300 KB of lines: far more than a PTY buf
 async def test_input_for_a_process_that_does_not_read_never_blocks(
     manager: SessionManager, tty: bool
 ) -> None:
-    sid = await start(manager, "sleep 600", tty=tty)
-    pid = manager.list_sessions()[0].pid
-    await wait_until(lambda: running_command(pid, "sleep"), what="sleep to start")
+    sid = await start_sleep(manager, 600, tty=tty)
     stuck, other = await asyncio.gather(
         manager.write_stdin(WriteStdinParams(sid, BIG_INPUT, yield_time_ms=500)),
         manager.exec_command(sh("echo meanwhile")),
