@@ -58,3 +58,32 @@ def test_clear_forgets() -> None:
 def test_window_must_be_positive() -> None:
     with pytest.raises(ValueError):
         OutputBuffer(0)
+
+
+@pytest.mark.parametrize(
+    ("data", "kept"),
+    [
+        (b"ab", b""),
+        (b"ab\xc3", b"\xc3"),
+        (b"ab\xe2\x82", b"\xe2\x82"),
+        (b"ab\xf0\x9f\x98", b"\xf0\x9f\x98"),
+        (b"ab\xc3\xa9", b""),
+        (b"ab\xf0\x9f\x98\x80", b""),
+        (b"ab\xff", b""),
+        (b"\x80\x80\x80\x80", b""),
+    ],
+)
+def test_take_can_keep_a_character_cut_short(data: bytes, kept: bytes) -> None:
+    buf = OutputBuffer(100)
+    buf.append(data)
+    captured = buf.take(keep_incomplete_char=True)
+    assert captured.head == data[: len(data) - len(kept)]
+    assert buf.take().head == kept
+
+
+def test_keeping_a_cut_character_works_on_the_tail_too() -> None:
+    buf = OutputBuffer(2)
+    buf.append(b"abcdefg\xc3")
+    captured = buf.take(keep_incomplete_char=True)
+    assert (captured.head, captured.tail, captured.dropped) == (b"ab", b"g", 4)
+    assert buf.take().head == b"\xc3"

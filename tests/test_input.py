@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -94,3 +99,84 @@ async def test_raw_mode_programs_get_ctrl_c_as_a_byte(manager: SessionManager) -
     out = await manager.write_stdin(WriteStdinParams(sid, "\x03", yield_time_ms=30_000))
     assert out.exit_status == Exited(0)
     assert "'\\x03'" in out.output
+
+
+async def test_ctrl_c_still_works_after_ctrl_d_closed_a_pipe_sessions_stdin(manager: SessionManager) -> None:
+    sid = await start_sleep(manager, 600, tty=False)
+    closed = await manager.write_stdin(WriteStdinParams(sid, "\x04", yield_time_ms=0))
+    assert closed.exit_status == Ongoing(sid)  # sleep does not read its stdin
+    with pytest.raises(WriteError, match="is closed"):
+        await manager.write_stdin(WriteStdinParams(sid, "more"))
+    out = await manager.write_stdin(WriteStdinParams(sid, "\x03", yield_time_ms=30_000))
+    assert out.exit_status == Exited(130)
+
+
+CTRL_C_AFTER_LEADER_EXIT = textwrap.dedent(
+    """
+    import asyncio, os
+    from streamshell import ExecCommandParams, SessionManager, WriteStdinParams
+    async def main():
+        async with SessionManager() as m:
+            flag = os.environ["FLAG"]
+            cmd = f"sleep 600 & echo $! > {flag}.bg; until [ -e {flag} ]; do sleep 0.01; done"
+            out = await m.exec_command(ExecCommandParams(cmd=cmd, login=False, yield_time_ms=0))
+            sid = out.exit_status.session_id
+            stuck = await m.write_stdin(WriteStdinParams(sid, ("y" * 99 + "\\\\n") * 3000, yield_time_ms=0))
+            assert stuck.pending_input_bytes > 0, stuck
+            open(flag, "w").close()
+            while m.list_sessions()[0].exit_code is None:
+                await asyncio.sleep(0.01)
+            await m.write_stdin(WriteStdinParams(sid, "\\x03", yield_time_ms=0))
+            print("still here", flush=True)
+    asyncio.run(main())
+    """
+)
+
+
+def test_ctrl_c_after_the_leader_exited_never_signals_streamshell_itself(tmp_path: Path) -> None:
+    """Once the leader has exited the terminal has no foreground group (tcgetpgrp says 0): a
+    Ctrl-C must then go to the session's own group, never to killpg(0), our own group. Run in a
+    session of its own so that a regression cannot interrupt the test run."""
+    flag = tmp_path / "leader-may-exit"
+    done = subprocess.run(
+        [sys.executable, "-c", CTRL_C_AFTER_LEADER_EXIT],
+        env={**os.environ, "FLAG": str(flag)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+    )
+    assert (done.returncode, done.stdout) == (0, "still here\n"), done.stderr
+
+
+EMFILE_PROBE = textwrap.dedent(
+    """
+    import asyncio, json, resource, sys
+    from streamshell import SessionManager, handle_function_call
+    async def main():
+        async with SessionManager(watchdog=False) as m:
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (3, hard))  # only stdin, stdout, stderr
+            results = [await handle_function_call(m, "exec_command", json.dumps({"cmd": "true", "tty": tty}))
+                       for tty in (False, True)]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        print(json.dumps([[r.content, r.success] for r in results]))
+    asyncio.run(main())
+    """
+)
+
+
+def test_running_out_of_file_descriptors_is_a_clear_error() -> None:
+    done = subprocess.run([sys.executable, "-c", EMFILE_PROBE], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    pipes, pty = json.loads(done.stdout)
+    assert pipes == [
+        "failed to create exec command session for session id 0: could not create pipes: "
+        "EMFILE: Too many open files",
+        False,
+    ]
+    assert pty == [
+        "failed to create exec command session for session id 1: could not open a pseudo-terminal: "
+        "EMFILE: Too many open files",
+        False,
+    ]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import alive, sh, start, start_until, wait_until
+from helpers import alive, process_state, sh, start, start_sleep, start_until, wait_until
 from streamshell import (
     Exited,
     ManagerClosedError,
@@ -162,12 +162,12 @@ EXIT_WITHOUT_CLOSE = textwrap.dedent(
 )
 
 
-def test_sessions_die_when_the_interpreter_exits_without_closing() -> None:
+async def test_sessions_die_when_the_interpreter_exits_without_closing() -> None:
     run = subprocess.run(
         [sys.executable, "-c", EXIT_WITHOUT_CLOSE], capture_output=True, text=True, timeout=60
     )
     pid = int(run.stdout.split()[0])
-    assert not alive(pid)
+    await wait_until(lambda: not alive(pid), what="the session to be killed at interpreter exit")
 
 
 async def test_no_thread_per_session(manager: SessionManager) -> None:
@@ -249,3 +249,102 @@ async def test_sessions_die_when_their_owner_is_sigkilled(watchdog: str) -> None
         await asyncio.sleep(1)  # what the watchdog would have had to do, not done
         assert alive(pid), "without the watchdog a shell ignoring SIGHUP outlives its owner"
         os.killpg(pid, signal.SIGKILL)
+
+
+async def test_an_exited_leader_stays_a_zombie_until_its_exit_is_reported(manager: SessionManager) -> None:
+    """The unreaped leader pins its pid, and so the group id we signal: a recycled pid can never
+    make us kill an unrelated group. It is reaped once the session is let go."""
+    sid = await start(manager, "exit 3")
+    await wait_until(lambda: manager.list_sessions()[0].exit_code == 3, what="the exit")
+    pid = manager.list_sessions()[0].pid
+    assert process_state(pid) == "Z"
+    out = await manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=0))
+    assert out.exit_status == Exited(3)
+    await wait_until(lambda: process_state(pid) is None, what="the leader to be reaped")
+
+
+async def test_a_cancelled_close_still_kills_every_group() -> None:
+    m = SessionManager(kill_grace=5)
+    sid, seen = await start_until(m, "trap '' HUP TERM; echo pid $$; exec sleep 600", "\r\n")
+    pid = int(seen.split()[1])
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(m.aclose(), 0.2)  # cancelled in the middle of the 5 s grace
+    await wait_until(lambda: not alive(pid), what="the group to be SIGKILLed")
+    assert sid == 0
+    await m.aclose()  # closing again finishes what was cut short (the watchdog helper)
+
+
+async def test_closing_wakes_a_call_even_when_an_escaped_process_holds_the_terminal() -> None:
+    m = SessionManager()
+    _, seen = await start_until(m, "setsid sleep 600 & echo escaped $!; exec sleep 600", "\r\n")
+    escaped = int(seen.split()[1])
+    try:
+        waiting = asyncio.create_task(m.write_stdin(WriteStdinParams(0, "", yield_time_ms=60_000)))
+        await wait_until(lambda: m._sessions[0].lock.locked(), what="the call to start waiting")
+        await m.aclose()
+        out = await asyncio.wait_for(waiting, 20)  # not the 60 s yield
+        assert out.exit_status == Exited(129)
+    finally:
+        os.kill(escaped, signal.SIGKILL)
+
+
+async def test_ctrl_c_is_not_held_back_by_a_call_already_waiting(manager: SessionManager) -> None:
+    sid = await start_sleep(manager, 600)
+    waiting = asyncio.create_task(manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=60_000)))
+    await wait_until(lambda: manager._sessions[sid].lock.locked(), what="the call to start waiting")
+    interrupt = asyncio.create_task(manager.write_stdin(WriteStdinParams(sid, "\x03")))
+    first = await asyncio.wait_for(waiting, 20)  # the Ctrl-C ends the wait, not the 60 s yield
+    assert first.exit_status == Exited(130)
+    with pytest.raises(SessionEndedError, match="already exited with code 130"):
+        await interrupt
+
+
+async def test_a_cancelled_exec_command_kills_the_session_it_started(manager: SessionManager) -> None:
+    call = asyncio.create_task(manager.exec_command(sh("echo pid $$; exec sleep 600", yield_time_ms=60_000)))
+    await wait_until(lambda: bool(manager.list_sessions()), what="the session")
+    pid = manager.list_sessions()[0].pid
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert manager.list_sessions() == []
+    await wait_until(lambda: not alive(pid), what="the session to be killed")
+    with pytest.raises(SessionEndedError, match="the exec_command that started it was cancelled"):
+        await manager.write_stdin(WriteStdinParams(0, ""))
+
+
+WATCHDOG_RESTARTED = textwrap.dedent(
+    """
+    import asyncio, os, signal
+    from streamshell import ExecCommandParams, SessionManager
+    async def main():
+        manager = SessionManager()
+        cmd = "trap '' HUP TERM; echo $$; exec sleep 600"
+        first = await manager.exec_command(ExecCommandParams(cmd=cmd, login=False, yield_time_ms=2000))
+        helper = manager._watchdog._proc
+        helper.kill()
+        helper.wait()
+        second = await manager.exec_command(ExecCommandParams(cmd=cmd, login=False, yield_time_ms=2000))
+        print(first.output.strip(), second.output.strip(), flush=True)
+        await asyncio.sleep(600)
+    asyncio.run(main())
+    """
+)
+
+
+async def test_a_restarted_watchdog_learns_every_live_group() -> None:
+    owner = subprocess.Popen([sys.executable, "-c", WATCHDOG_RESTARTED], stdout=subprocess.PIPE, text=True)
+    assert owner.stdout is not None
+    pids = [int(p) for p in owner.stdout.readline().split()]
+    owner.kill()
+    owner.wait()
+    await wait_until(lambda: not any(alive(p) for p in pids), what="the new watchdog to kill both sessions")
+
+
+def test_an_output_listener_that_fails_does_not_stop_the_session(caplog: pytest.LogCaptureFixture) -> None:
+    async def run() -> str:
+        async with SessionManager() as m:
+            out = await m.exec_command(sh("echo hi"), on_output=lambda text: 1 / 0)  # type: ignore[func-returns-value]
+            return out.output
+
+    assert asyncio.run(run()) == "hi\r\n"
+    assert "an output listener of session 0 failed" in caplog.text

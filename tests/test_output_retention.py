@@ -179,3 +179,28 @@ def test_memory_stays_bounded_for_huge_output() -> None:
     assert result["len"] < 40_100
     # Holding the output would cost 400 MB; the buffer keeps two windows of 512 KiB.
     assert result["growth_kib"] < 32 * 1024, result
+
+
+async def test_a_character_split_between_two_calls_arrives_whole(
+    manager: SessionManager, tmp_path: Path
+) -> None:
+    flag = tmp_path / "half"
+    sid = await start_and_wait_for_file(
+        manager, f"printf 'ab\\303'; touch {flag}; read x; printf '\\251cd\\n'", flag, tty=False
+    )
+    streamed: list[str] = []
+    first = await manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=0), on_output=streamed.append)
+    assert first.output == "ab" and "".join(streamed) == "ab"
+    streamed.clear()
+    second = await manager.write_stdin(
+        WriteStdinParams(sid, "\n", yield_time_ms=30_000), on_output=streamed.append
+    )
+    assert second.exit_status == Exited(0)
+    assert second.output == "écd\n" and "".join(streamed) == "écd\n"
+
+
+async def test_a_character_cut_short_by_the_exit_becomes_a_replacement_character(
+    manager: SessionManager,
+) -> None:
+    out = await manager.exec_command(sh("printf 'ab\\303'", tty=False))
+    assert (out.exit_status, out.output) == (Exited(0), "ab\ufffd")

@@ -16,6 +16,7 @@ This module imports the ``openai`` SDK: the CLI imports it only to run an agent.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from typing import Any, cast
@@ -38,7 +39,8 @@ from .display import (
 )
 from .manager import SessionManager
 from .output import Exited, Ongoing
-from .tools import JsonObject
+from .shelltool import SHELL_TOOL_NAME
+from .tools import EXEC_COMMAND_TOOL_NAME, WRITE_STDIN_TOOL_NAME, JsonObject
 from .toolsconfig import ShellToolType, ToolsConfig
 
 STREAMABLE_INSTRUCTIONS = """\
@@ -79,6 +81,13 @@ class Agent:
         self._model = model
         self._instructions = instructions
         self._tools = tools
+        self._open: set[int] = set()
+        self._starting = False
+
+    @property
+    def open_sessions(self) -> int:
+        """Sessions this loop started and has not seen end, counting one a call is starting."""
+        return len(self._open) + self._starting
 
     async def run(self, task: str) -> str:
         """Work on ``task`` until the model answers without a tool call; return that answer."""
@@ -127,13 +136,21 @@ class Agent:
         call_id, name, arguments = item["call_id"], item["name"], item["arguments"]
         self._display(ToolCall(call_id, name, arguments))
         started = time.monotonic()
+        # Cancelled while it waits, a call that starts a session kills it (its id was never
+        # returned): count it among the sessions an interruption stops.
+        self._starting = name in (EXEC_COMMAND_TOOL_NAME, SHELL_TOOL_NAME)
         result = await handle_function_call(
             self._manager,
             name,
             arguments,
             on_output=lambda text: self._display(ToolOutputDelta(call_id, text)),
         )
+        self._starting = False
         status = result.exit_status
+        if isinstance(status, Ongoing):
+            self._open.add(status.session_id)
+        elif name == WRITE_STDIN_TOOL_NAME:  # it exited, or is gone
+            self._open.discard(_session_of(arguments))
         self._display(
             ToolResult(
                 call_id,
@@ -146,6 +163,15 @@ class Agent:
             )
         )
         return {"type": "function_call_output", "call_id": call_id, "output": result.content}
+
+
+def _session_of(arguments: str) -> int | None:
+    """The session id a write_stdin call addressed, if its arguments say."""
+    try:
+        session_id = json.loads(arguments).get("session_id")
+    except (ValueError, AttributeError):
+        return None
+    return session_id if isinstance(session_id, int) else None
 
 
 def _message_text(item: JsonObject) -> str:
@@ -187,7 +213,7 @@ async def run_agent(task: str, config: Config, display: Display) -> bool:
         try:
             await agent.run(task)
         except asyncio.CancelledError:
-            display(Interrupted(sum(info.running for info in manager.list_sessions())))
+            display(Interrupted(agent.open_sessions))
             raise
         except (OpenAIError, ModelError) as e:
             display(Error(f"the model API failed: {e}"))

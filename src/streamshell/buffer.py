@@ -107,11 +107,21 @@ class OutputBuffer:
         """Everything since the last take, which stays held."""
         return Captured(bytes(self._head), b"".join(self._tail), self._dropped)
 
-    def take(self) -> Captured:
-        """Everything since the last take; the buffer starts over empty."""
+    def take(self, *, keep_incomplete_char: bool = False) -> Captured:
+        """Everything since the last take; the buffer starts over empty, or holding only the
+        bytes of a character cut short at the end (``keep_incomplete_char``)."""
         captured = self.peek()
         self.clear()
-        return captured
+        if not keep_incomplete_char:
+            return captured
+        last = captured.tail or captured.head
+        cut = _incomplete_utf8_suffix(last)
+        if not cut:
+            return captured
+        self.append(last[-cut:])
+        if captured.tail:
+            return Captured(captured.head, captured.tail[:-cut], captured.dropped)
+        return Captured(captured.head[:-cut], b"", captured.dropped)
 
     def clear(self) -> None:
         """Forget everything held (the reference's "only output from now on")."""
@@ -142,3 +152,14 @@ class OutputBuffer:
             self._tail_len -= cut
             self._dropped += cut
             excess -= cut
+
+
+def _incomplete_utf8_suffix(data: bytes) -> int:
+    """How many bytes at the end of ``data`` start a UTF-8 character whose rest is missing (0-3)."""
+    for back in range(1, min(3, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 == 0x80:  # a continuation byte: look further back for the lead byte
+            continue
+        needed = 2 if 0xC0 <= byte < 0xE0 else 3 if 0xE0 <= byte < 0xF0 else 4 if 0xF0 <= byte < 0xF8 else 1
+        return back if needed > back else 0
+    return 0

@@ -185,9 +185,14 @@ class SessionManager:
         )
         self._sessions[session_id] = session
         self._own(spawned.pid)
-        return await self._collect(
-            session, started, params.yield_time_ms, params.max_output_tokens, on_output
-        )
+        try:
+            return await self._collect(
+                session, started, params.yield_time_ms, params.max_output_tokens, on_output
+            )
+        except asyncio.CancelledError:
+            # Nobody learnt this session's id: it could never be used or stopped. Kill it.
+            self._retire(session, "was killed: the exec_command that started it was cancelled")
+            raise
 
     async def write_stdin(
         self, params: WriteStdinParams, *, on_output: OutputCallback | None = None
@@ -305,16 +310,22 @@ class SessionManager:
     ) -> ExecCommandOutput:
         """Type ``chars`` (write_stdin only), wait for exit or the yield time, then take the
         session's output. Calls on one session take turns."""
+        # Input is never held back behind another call that is waiting on this session (a
+        # Ctrl-C must interrupt now); that call takes the output up to its end, this one the rest.
+        written_early = False
+        if chars and session.lock.locked():
+            session.write(chars.encode())
+            written_early = True
         async with session.lock:
             if session.ended is not None:
                 raise SessionEndedError(session.id, session.ended)
             session.last_used = time.monotonic()
             self._sessions.move_to_end(session.id)
             session.buffer.window = self._call_window(max_output_tokens)
-            if chars is not None and not self._keep_unread:
+            if chars is not None and not written_early and not self._keep_unread:
                 session.buffer.clear()
             with self._streaming(session, on_output):
-                if chars:
+                if chars and not written_early:
                     session.write(chars.encode())
                 deadline = started + min(yield_time_ms, self._max_yield_ms) / 1000
                 await session.wait_done(deadline - time.monotonic())
@@ -358,7 +369,8 @@ class SessionManager:
             yield
         finally:
             session.remove_listener(listener)
-            tail = decoder.decode(b"", final=True)
+            # A character cut short stays in the buffer for the next call (Session.take).
+            tail = decoder.decode(b"", final=session.done)
             if tail:
                 on_output(tail)
 
@@ -384,15 +396,22 @@ class SessionManager:
         session.ended = how
         del self._sessions[session.id]
         self._remember_end(session.id, how)
-        if session.process.exited and not session.process.group_alive():
-            session.close()
-            self._disown(session.pid)
-            return
+        if session.process.exited:
+            session.process.reap()
+            if not session.process.group_alive():
+                session.close()
+                self._disown(session.pid)
+                return
         self._track(self._cleanup(session))
 
     async def _cleanup(self, session: Session) -> None:
+        """Kill the group with escalation; cancelled half-way (the loop ending), SIGKILL it at
+        once rather than leave it signalled but alive and forgotten."""
         try:
             await session.terminate(self._kill_grace)
+        except BaseException:
+            session.process.signal_group(signal.SIGKILL)
+            raise
         finally:
             session.close()
             self._disown(session.pid)

@@ -3,12 +3,19 @@
 Exit is watched with a pidfd on the event loop (Linux >= 5.3). Python 3.11's
 default child watcher starts one thread per child instead, and a SIGCHLD handler
 would steal other code's children; where pidfds are missing the process is polled
-with ``waitpid(pid, WNOHANG)`` on a timer, which only ever reaps our own pid.
+with ``waitid(pid)`` on a timer, which only ever looks at our own pid.
+
+The leader is not reaped when it exits (``WNOWAIT``): as a zombie it keeps its pid,
+and with it the group's id, from being reused while the session can still be
+addressed. Signalling a group by id after its leader was reaped could hit an
+unrelated group that got the recycled number (pid_max is often only 32768, and
+every session leads its own group). It is reaped when the session is let go.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -22,11 +29,6 @@ GROUP_POLL_INTERVAL = 0.01
 
 UNKNOWN_EXIT_CODE = 255
 """Reported when something else reaped our child before we could (a foreign ``waitpid(-1)``)."""
-
-
-def exit_code_from_returncode(returncode: int) -> int:
-    """Shell convention: death by signal N is 128+N (the reference reported 1)."""
-    return 128 - returncode if returncode < 0 else returncode
 
 
 class ChildProcess:
@@ -44,6 +46,7 @@ class ChildProcess:
         self._on_exit = on_exit
         self._loop = asyncio.get_running_loop()
         self._exited: asyncio.Future[int] = self._loop.create_future()
+        self._reaped = False
         self._pidfd: int | None = None
         self._poll_handle: asyncio.TimerHandle | None = None
         try:
@@ -57,21 +60,22 @@ class ChildProcess:
     def exited(self) -> bool:
         return self.returncode is not None
 
-    def _reap(self) -> int | None:
-        """The exit code if the child has ended (reaping it), else None."""
-        if self._popen is not None:
-            status = self._popen.poll()
-            return None if status is None else exit_code_from_returncode(status)
+    def _peek(self) -> int | None:
+        """The exit code if the leader has ended, leaving it a zombie; else None.
+
+        Death by signal N is 128+N, the shell's convention (the reference reported 1).
+        """
         try:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
+            self._reaped = True
             return UNKNOWN_EXIT_CODE
-        if pid == 0:
+        if info is None:
             return None
-        return exit_code_from_returncode(os.waitstatus_to_exitcode(status))
+        return info.si_status if info.si_code == os.CLD_EXITED else 128 + info.si_status
 
     def _check(self) -> None:
-        code = self._reap()
+        code = self._peek()
         if code is None:
             return
         self._stop_watching()
@@ -109,16 +113,30 @@ class ChildProcess:
         return True
 
     def group_alive(self) -> bool:
-        """Whether any process (an unreaped leader included) is left in the group."""
+        """Whether any process is left in the group (an exited, unreaped leader counts)."""
         return self.signal_group(0)
+
+    def reap(self) -> None:
+        """Reap the leader once it has exited (a zombie is reaped at once); the group's id is
+        then pinned only by whatever else is left in the group."""
+        if self.returncode is None or self._reaped:
+            return
+        self._reaped = True
+        with contextlib.suppress(ChildProcessError):
+            if self._popen is not None:
+                self._popen.wait()
+            else:
+                os.waitpid(self.pid, 0)
 
     async def _group_gone_within(self, timeout: float) -> bool:
         deadline = self._loop.time() + timeout
-        while self.returncode is None or self.group_alive():
+        while True:
+            self.reap()
+            if self.exited and not self.group_alive():
+                return True
             if self._loop.time() >= deadline:
                 return False
             await asyncio.sleep(GROUP_POLL_INTERVAL)
-        return True
 
     async def terminate(self, grace: float) -> int:
         """Kill the whole group: SIGHUP and SIGTERM (and SIGCONT for stopped jobs),
@@ -131,6 +149,7 @@ class ChildProcess:
                 self.signal_group(signal.SIGKILL)
         return await self.wait()
 
-    def close(self) -> None:
-        """Stop watching (the manager is done with this process)."""
+    def release(self) -> None:
+        """The manager is done with this process: stop watching, reap the leader if it exited."""
         self._stop_watching()
+        self.reap()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import termios
@@ -32,6 +33,8 @@ WRITE_CHUNK = 4096
 
 MAX_PENDING_INPUT = 1 << 20
 """Input bytes a session queues for a process that is not reading; more is refused."""
+
+log = logging.getLogger("streamshell")
 
 CTRL_C = b"\x03"
 CTRL_D = b"\x04"
@@ -129,8 +132,13 @@ class Session:
             self._on_readable()
 
     def take(self, window: int) -> Captured:
-        """Output since the last take; the buffer then keeps ``window`` bytes at each end."""
-        captured = self.buffer.take()
+        """Output since the last take; the buffer then keeps ``window`` bytes at each end.
+
+        While more output can come, a character whose bytes have not all arrived stays
+        for the next take, rather than turning into U+FFFD at the end of this one and
+        the start of the next.
+        """
+        captured = self.buffer.take(keep_incomplete_char=not self._done)
         self.buffer.window = window
         return captured
 
@@ -150,7 +158,10 @@ class Session:
                 return
             self.buffer.append(data)
             for listener in self._listeners:
-                listener(data)
+                try:
+                    listener(data)
+                except Exception:  # a display's bug must not stop the session's reading
+                    log.exception("an output listener of session %d failed", self.id)
 
     def _on_eof(self) -> None:
         self._eof = True
@@ -187,7 +198,14 @@ class Session:
         Either way a Ctrl-C behind input the process has not read flushes that input,
         as a terminal does, so an interrupt always gets through.
         """
-        if self._write_fd is None or self._close_input_when_flushed:
+        closed = self._write_fd is None or self._close_input_when_flushed
+        if CTRL_C in data and (self._input or closed or not self.tty) and self._signals_enabled():
+            data = data[data.rindex(CTRL_C) + 1 :]
+            self._input.clear()
+            self._interrupt()
+            if not data:
+                return
+        if closed:
             raise WriteError(f"the input of session {self.id} is closed")
         if not self.tty and CTRL_D in data and data[data.index(CTRL_D) + 1 :]:
             raise WriteError("nothing can follow \\u0004 on a session without a terminal: it closes stdin")
@@ -196,10 +214,6 @@ class Session:
                 f"{len(self._input)} bytes of earlier input are still waiting for session {self.id} to read "
                 f"them; at most {MAX_PENDING_INPUT} bytes can be queued"
             )
-        if CTRL_C in data and (self._input or not self.tty) and self._signals_enabled():
-            data = data[data.rindex(CTRL_C) + 1 :]
-            self._input.clear()
-            self._interrupt()
         if not self.tty and CTRL_D in data:
             data = data[: data.index(CTRL_D)]
             self._close_input_when_flushed = True
@@ -216,13 +230,18 @@ class Session:
             return False
 
     def _interrupt(self) -> None:
-        """SIGINT to the foreground job of the terminal, or to the group on pipes."""
-        pgid = self.pid
+        """SIGINT to the foreground job of the terminal, or to the session's group.
+
+        The terminal has no foreground group (``tcgetpgrp`` says 0) once the leader has
+        exited, and ``killpg(0)`` would signal *our* group: the session's own group
+        (pinned by its unreaped leader) is the target then.
+        """
+        pgid = 0
         if self.tty and self._write_fd is not None:
             with contextlib.suppress(OSError):
                 pgid = os.tcgetpgrp(self._write_fd)
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGINT)
+            os.killpg(pgid if pgid > 0 else self.pid, signal.SIGINT)
 
     def _flush_input(self) -> None:
         fd = self._write_fd
@@ -271,7 +290,10 @@ class Session:
         if self._write_fd is not None and self._write_fd != self._read_fd:
             os.close(self._write_fd)
         self._read_fd = self._write_fd = None
-        self.process.close()
+        self.process.release()
+        self._done = True  # nothing more can arrive: a call still waiting must not wait on
+        for waiter in self._done_waiters:
+            _resolve(waiter)
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:

@@ -324,11 +324,24 @@ def _spawn_pty_with_popen(path: str, launch: Launch, rows: int, cols: int) -> Sp
     return Spawned(popen.pid, master, master, popen)
 
 
+def _pipes() -> tuple[int, int, int, int]:
+    """Two pipes (stdin's, then stdout's), or a LaunchError saying why not (out of fds)."""
+    fds: list[int] = []
+    try:
+        for _ in range(2):
+            fds.extend(os.pipe())
+    except OSError as e:
+        for fd in fds:
+            os.close(fd)
+        raise LaunchError(f"could not create pipes: {_errno_text(e.errno or 0)}") from e
+    in_read, in_write, out_read, out_write = fds
+    return in_read, in_write, out_read, out_write
+
+
 def spawn_pipes(launch: Launch) -> Spawned:
     """Start ``launch`` with stdin on one pipe and stdout+stderr on another (no terminal)."""
     path = _program(launch)
-    in_read, in_write = os.pipe()
-    out_read, out_write = os.pipe()
+    in_read, in_write, out_read, out_write = _pipes()
     try:
         if _libc_spawn is not None:
             pid = _libc_spawn(path, launch, [], [(in_read, 0), (out_write, 1), (out_write, 2)])

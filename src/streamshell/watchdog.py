@@ -79,6 +79,7 @@ class Watchdog:
     def __init__(self, grace: float) -> None:
         self._grace = grace
         self._proc: subprocess.Popen[bytes] | None = None
+        self._groups: set[int] = set()
 
     def _start(self) -> subprocess.Popen[bytes] | None:
         """Start the helper on first use (``-I -S``: isolated, no site: it starts in ~10 ms)."""
@@ -94,22 +95,28 @@ class Watchdog:
             return None
 
     def _send(self, line: bytes) -> None:
-        if self._proc is None:
-            self._proc = self._start()
-        if self._proc is None or self._proc.stdin is None:
-            return
-        try:
-            self._proc.stdin.write(line)
-            self._proc.stdin.flush()
-        except OSError:  # the helper was killed: start a new one next time
-            self._discard()
+        """Tell the helper; one that died is replaced, and told every live group, not just this line."""
+        for _ in range(2):
+            if self._proc is None:
+                self._proc = self._start()
+                line = b"".join(b"+%d\n" % pgid for pgid in sorted(self._groups))
+            if self._proc is None or self._proc.stdin is None or not line:
+                return
+            try:
+                self._proc.stdin.write(line)
+                self._proc.stdin.flush()
+                return
+            except OSError:  # the helper was killed
+                self._discard()
 
     def register(self, pgid: int) -> None:
         """Kill this group if the owner dies."""
+        self._groups.add(pgid)
         self._send(b"+%d\n" % pgid)
 
     def unregister(self, pgid: int) -> None:
         """The group is gone (or being killed by the owner): forget it."""
+        self._groups.discard(pgid)
         if self._proc is not None:
             self._send(b"-%d\n" % pgid)
 
