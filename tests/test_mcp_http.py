@@ -206,6 +206,24 @@ def test_a_non_loopback_host_needs_an_explicit_token() -> None:
         stop(running)
 
 
+def test_a_wildcard_host_accepts_the_names_it_is_told(tmp_path: object) -> None:
+    """Bound to 0.0.0.0, the server cannot know the names clients use: those named with
+    --allowed-host are accepted, others refused (421), as DNS-rebinding protection asks."""
+    running = start_server("--host", "0.0.0.0", "--allowed-host", "shell.example")
+    try:
+        port = running.url.split(":")[2].split("/")[0]
+        local = f"http://127.0.0.1:{port}/mcp"
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        assert post(local, {**auth, "Host": f"shell.example:{port}"}) == 200
+        assert post(local, {**auth, "Host": f"other.example:{port}"}) == 421
+        assert (
+            post(local, {**auth, "Host": f"shell.example:{port}", "Origin": f"http://shell.example:{port}"})
+            == 200
+        )
+    finally:
+        stop(running)
+
+
 def test_a_port_in_use_is_a_clear_error(server: RunningServer) -> None:
     port = server.url.rsplit(":", 1)[1].split("/")[0]
     busy = subprocess.run(

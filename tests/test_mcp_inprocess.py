@@ -168,3 +168,23 @@ async def test_output_streams_as_progress_while_the_call_waits() -> None:
     assert len(updates) >= 2, "the lines arrive 0.2 s apart: more than one notification"
     progress = [p for p, _ in updates]
     assert progress == sorted(progress) and len(set(progress)) == len(progress)
+
+
+async def test_errors_stay_tool_results_when_progress_was_asked_for() -> None:
+    async with Client(build_server(SessionManager), mode="legacy") as client:
+        updates: list[str | None] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            updates.append(message)
+
+        for name, arguments, expected in [
+            ("write_stdin", {"session_id": 99, "chars": ""}, "unknown session id 99"),
+            (
+                "exec_command",
+                {"cmd": "true", "shell": "/nonexistent"},
+                "failed to create exec command session for session id 0: Unable to spawn /nonexistent "
+                "because it doesn't exist on the filesystem (ENOENT: No such file or directory)",
+            ),
+        ]:
+            assert await call(client, name, arguments, progress_callback=on_progress) == (expected, True)
+        assert updates == []

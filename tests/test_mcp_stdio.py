@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -136,3 +137,26 @@ async def test_stopping_the_server_kills_every_session(how: str, tmp_path: Path)
                 os.kill(server_pid, getattr(signal, how))
                 await wait_until(lambda: not alive(server_pid), what="the server to stop")
     await wait_until(lambda: not any(alive(p) for p in pids), what=f"sessions to die after {how}")
+
+
+def test_stdin_that_cannot_be_polled_is_read_too(tmp_path: Path) -> None:
+    """/dev/null or a file on stdin: the event loop cannot wait on it, the SDK's reader is used."""
+    request = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text(json.dumps(request) + "\n")
+    serve = [sys.executable, "-m", "streamshell", "serve"]
+    empty = subprocess.run(serve, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert (empty.returncode, empty.stdout) == (0, ""), empty.stderr
+    with requests.open() as stdin:
+        done = subprocess.run(serve, stdin=stdin, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["result"]["serverInfo"]["name"] == "streamshell"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -96,6 +97,14 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--host", default="127.0.0.1", help=f"HTTP address (default 127.0.0.1; others need ${TOKEN_ENV})"
     )
     p.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept requests addressed to NAME (a host name or address clients use to reach a "
+        "non-loopback --host such as 0.0.0.0); repeatable. Others get 421, as DNS-rebinding protection asks",
+    )
     p.add_argument(
         "--tools",
         type=_tool_list,
@@ -283,11 +292,20 @@ def _agent(args: argparse.Namespace) -> int:
 # ----- serve ---------------------------------------------------------------------------------
 
 
+MAX_OPEN_FILES = 1 << 20
+"""The soft limit asked for when the hard one is unlimited (macOS refuses "unlimited")."""
+
+
 def _raise_open_files_limit() -> None:
-    """Each session holds 2-3 fds: lift the soft limit to the hard one (often 1024 -> much more)."""
+    """Each session holds 2-3 fds: lift the soft limit to the hard one (often 1024 -> much more).
+
+    Best effort: a system that refuses keeps its limit, and a session that runs out of fds
+    gets a clear spawn error."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    target = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -380,7 +398,7 @@ def _serve(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(connection_help(f"http://{shown}:{port}/mcp", token), flush=True)
-    anyio.run(serve_http, server, sock, token)  # uvicorn stops on SIGINT/SIGTERM itself
+    anyio.run(serve_http, server, sock, token, args.allowed_host)  # uvicorn stops on SIGINT/SIGTERM itself
     return EXIT_OK
 
 

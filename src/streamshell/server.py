@@ -18,6 +18,7 @@ import hmac
 import json
 import logging
 import os
+import selectors
 import socket
 import stat
 import time
@@ -128,12 +129,17 @@ async def _with_progress(
     if not (ctx.meta and ctx.meta.get("progress_token") is not None):
         return await call(None)
     stream = _ProgressStream(ctx.session)
+    failure: StreamshellError | None = None
     async with anyio.create_task_group() as tg:
         tg.start_soon(stream.run)
         try:
             out = await call(stream.feed)
+        except StreamshellError as e:  # raised past the task group, it would come out as a group
+            failure = e
         finally:
             stream.finish()
+    if failure is not None:
+        raise failure
     return out
 
 
@@ -329,21 +335,35 @@ def _protocol_stdout() -> Iterator[int]:
         os.close(private)
 
 
+def _pollable(fd: int) -> bool:
+    """Whether the event loop can wait for ``fd`` to be readable."""
+    with selectors.DefaultSelector() as selector:
+        try:
+            selector.register(fd, selectors.EVENT_READ)
+        except (OSError, ValueError):
+            return False
+    return True
+
+
 async def serve_stdio(server: Server[SessionManager]) -> None:
     """Serve one client on stdin/stdout until stdin reaches EOF (or the serving task is cancelled)."""
     from mcp.server.stdio import stdio_server
 
     with _protocol_stdout() as out:
-        stdin = cast("anyio.AsyncFile[str]", _StdinLines())
+        # A regular file or /dev/null on stdin cannot be waited on (epoll refuses them), and
+        # reading it never blocks: the SDK's own reader does then.
+        stdin = cast("anyio.AsyncFile[str]", _StdinLines()) if _pollable(0) else None
         stdout = cast("anyio.AsyncFile[str]", _StdoutLines(out))
         async with stdio_server(stdin=stdin, stdout=stdout) as (read_stream, write_stream):
             await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
-def _security(host: str) -> TransportSecuritySettings:
-    """DNS-rebinding protection (the MCP spec's Origin/Host checks) for the served host and loopback."""
-    hosts = {f"{h}:*" for h in ("127.0.0.1", "localhost", "[::1]")}
-    hosts.add(f"[{host}]:*" if ":" in host else f"{host}:*")
+def _security(host: str, allowed_hosts: Sequence[str]) -> TransportSecuritySettings:
+    """DNS-rebinding protection (the MCP spec's Host and Origin checks): requests must name
+    loopback, the served address or one of ``allowed_hosts`` (how remote clients reach a
+    server bound to a wildcard address like 0.0.0.0)."""
+    names = ("127.0.0.1", "localhost", "::1", host, *allowed_hosts)
+    hosts = {f"[{name}]:*" if ":" in name else f"{name}:*" for name in names}
     origins = {f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")}
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True, allowed_hosts=sorted(hosts), allowed_origins=sorted(origins)
@@ -378,13 +398,14 @@ class BearerAuth:
         await self._app(scope, receive, send)
 
 
-async def serve_http(server: Server[SessionManager], sock: socket.socket, token: str) -> None:
+async def serve_http(
+    server: Server[SessionManager], sock: socket.socket, token: str, allowed_hosts: Sequence[str] = ()
+) -> None:
     """Serve Streamable HTTP at ``/mcp`` on an already bound socket, behind a bearer token."""
     import uvicorn
 
     host = sock.getsockname()[0]
-    app = server.streamable_http_app(
-        streamable_http_path="/mcp", transport_security=_security(host), host=host
-    )
+    security = _security(host, allowed_hosts)
+    app = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=host)
     config = uvicorn.Config(BearerAuth(app, token), log_level="warning", lifespan="on")
     await uvicorn.Server(config).serve(sockets=[sock])
