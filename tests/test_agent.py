@@ -86,13 +86,14 @@ def run_agent(base_url: str, tmp_path: Path, *args: str) -> subprocess.Completed
 PYTHON = "PYTHON_BASIC_REPL=1 python3 -i -q"
 SCRIPT = [
     {"name": "exec_command", "arguments": {"cmd": "echo hello", "login": False}},
-    {"name": "exec_command", "arguments": {"cmd": PYTHON, "login": False, "yield_time_ms": 3000}},
-    {"name": "write_stdin", "arguments": {"session_id": 1, "chars": "print(6*7)\n", "yield_time_ms": 1500}},
+    # Generous yields: each call's text is compared exactly, so python must have answered by then.
+    {"name": "exec_command", "arguments": {"cmd": PYTHON, "login": False, "yield_time_ms": 5000}},
+    {"name": "write_stdin", "arguments": {"session_id": 1, "chars": "print(6*7)\n", "yield_time_ms": 3000}},
     {
         "name": "write_stdin",
         "arguments": {"session_id": 1, "chars": "import time; time.sleep(60)\n", "yield_time_ms": 1000},
     },
-    {"name": "write_stdin", "arguments": {"session_id": 1, "chars": "\u0003", "yield_time_ms": 1500}},
+    {"name": "write_stdin", "arguments": {"session_id": 1, "chars": "\u0003", "yield_time_ms": 3000}},
     {
         "name": "exec_command",
         "arguments": {"cmd": "seq 1 100000", "max_output_tokens": 100, "yield_time_ms": 10_000},

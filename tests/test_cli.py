@@ -79,12 +79,13 @@ def test_call_runs_pairs_in_one_process() -> None:
         "exec_command",
         '{"cmd": "cat", "login": false, "yield_time_ms": 0}',
         "write_stdin",
-        '{"session_id": 0, "chars": "hi\\n", "yield_time_ms": 500}',
+        '{"session_id": 0, "chars": "hi\\n\\u0004", "yield_time_ms": 60000}',
     )
     assert done.returncode == 0, done.stderr
     first, second = done.stdout.split("\n\n")
     assert "Process running with session ID 0" in first
-    assert second.endswith("Output:\nhi\r\nhi\r\n")
+    # ^D ends cat: the call returns at its exit, with the terminal's echo and cat's copy.
+    assert second.endswith("Process exited with code 0\nOutput:\nhi\r\nhi\r\n")
 
 
 def test_call_exit_code_says_a_call_failed() -> None:

@@ -95,6 +95,13 @@ def test_captured_render_is_exact_or_says_what_was_dropped(s: str, cap: int, kee
     assert original == approx_token_count(len(data))
     if keep >= cap + 4 or "bytes dropped" not in text:
         assert text == truncate_middle(s, cap)[0]
+    else:  # the gap shows: what was kept, around one line saying how much was not
+        head, rest = text.split("…", 1)
+        assert rest.startswith(
+            f"{len(data) - 2 * keep} bytes dropped: more output than the session buffer holds…\n"
+        )
+        assert head.rstrip("\n") == data[:keep].decode("utf-8", "replace").rstrip("\n")
+        assert rest.split("…\n", 1)[1] == data[len(data) - keep :].decode("utf-8", "replace")
 
 
 def test_windowed_raises_when_the_middle_is_needed() -> None:
