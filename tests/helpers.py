@@ -6,6 +6,9 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
+from typing import Any
+
+from mcp.types import CallToolResult
 
 from streamshell import ExecCommandParams, Ongoing, SessionManager, WriteStdinParams
 
@@ -116,3 +119,28 @@ async def start_sleep(manager: SessionManager, seconds: int, **kw: object) -> in
     pid = next(s.pid for s in manager.list_sessions() if s.session_id == sid)
     await wait_until(lambda: running_command(pid, "sleep"), what="sleep to start")
     return sid
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+"""A raw MCP initialize request, for tests that speak the wire format without a client."""
+
+
+def tool_text(result: CallToolResult) -> tuple[str, bool]:
+    """An MCP tool result's one text block, and whether it is an error."""
+    [content] = result.content
+    assert content.type == "text"
+    return content.text, bool(result.is_error)
+
+
+async def call_tool(client: Any, name: str, arguments: dict[str, Any], **kw: Any) -> tuple[str, bool]:
+    """Call a tool with an MCP ``Client`` or ``ClientSession``; its text and whether it is an error."""
+    return tool_text(await client.call_tool(name, arguments, **kw))

@@ -13,14 +13,13 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from helpers import alive, wait_until
+from helpers import INITIALIZE, alive, call_tool, wait_until
 
 TOKEN = "test-token-0123456789"
 
@@ -83,27 +82,9 @@ async def connect(server: RunningServer, token: str | None = None) -> AsyncItera
         yield session
 
 
-async def call(session: ClientSession, name: str, arguments: dict[str, Any]) -> tuple[str, bool]:
-    result = await session.call_tool(name, arguments)
-    [content] = result.content
-    assert content.type == "text"
-    return content.text, bool(result.is_error)
-
-
 def post(url: str, headers: dict[str, str]) -> int:
     """A raw initialize request; returns the HTTP status."""
-    body = json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "1"},
-            },
-        }
-    ).encode()
+    body = json.dumps(INITIALIZE).encode()
     request = urllib.request.Request(
         url,
         data=body,
@@ -136,18 +117,18 @@ def test_foreign_origins_are_refused(server: RunningServer) -> None:
 
 async def test_clients_share_the_servers_sessions(server: RunningServer) -> None:
     async with connect(server) as first, connect(server) as second:
-        text, _ = await call(first, "exec_command", {"cmd": "cat", "login": False, "yield_time_ms": 0})
+        text, _ = await call_tool(first, "exec_command", {"cmd": "cat", "login": False, "yield_time_ms": 0})
         assert "Process running with session ID 0" in text
         seen = ""
         chars = "shared\n"
         while seen.count("shared") < 2:
-            text, error = await call(
+            text, error = await call_tool(
                 second, "write_stdin", {"session_id": 0, "chars": chars, "yield_time_ms": 200}
             )
             assert not error, text
             seen += text.split("Output:\n", 1)[1]
             chars = ""
-        [info] = json.loads((await call(first, "list_sessions", {}))[0])
+        [info] = json.loads((await call_tool(first, "list_sessions", {}))[0])
         assert info["command"] == "cat"
     log = stop(server)
     assert re.search(r"streamshell INFO exec_command session=0 running wall=\d+\.\d{3}s", log)
@@ -158,7 +139,7 @@ async def test_a_generated_token_is_printed_and_works() -> None:
     try:
         assert len(running.token) >= 32
         async with connect(running) as session:
-            text, error = await call(session, "exec_command", {"cmd": "echo ok", "login": False})
+            text, error = await call_tool(session, "exec_command", {"cmd": "echo ok", "login": False})
             assert not error and text.endswith("ok\r\n")
         assert post(running.url, {"Authorization": f"Bearer {TOKEN}"}) == 401
     finally:
@@ -171,10 +152,12 @@ async def test_killing_the_server_kills_its_sessions(sig: int) -> None:
     try:
         async with connect(running) as session:
             cmd = "trap '' HUP; sleep 600 & echo pids $$ $!; wait"
-            text, _ = await call(session, "exec_command", {"cmd": cmd, "login": False, "yield_time_ms": 0})
+            text, _ = await call_tool(
+                session, "exec_command", {"cmd": cmd, "login": False, "yield_time_ms": 0}
+            )
             seen = text.split("Output:\n", 1)[1]
             while "\r\n" not in seen:
-                text, _ = await call(
+                text, _ = await call_tool(
                     session, "write_stdin", {"session_id": 0, "chars": "", "yield_time_ms": 200}
                 )
                 seen += text.split("Output:\n", 1)[1]

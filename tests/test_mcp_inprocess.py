@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from helpers import call_tool
 from streamshell import SessionManager
 from streamshell.server import build_server
 
@@ -22,13 +23,6 @@ MODES = pytest.mark.parametrize("mode", ["legacy", "auto"])
 
 def connect(mode: str) -> Client:
     return Client(build_server(SessionManager), mode=mode)
-
-
-async def call(client: Client, name: str, arguments: dict[str, Any], **kw: Any) -> tuple[str, bool]:
-    result = await client.call_tool(name, arguments, **kw)
-    [content] = result.content
-    assert content.type == "text"
-    return content.text, bool(result.is_error)
 
 
 @MODES
@@ -55,7 +49,7 @@ async def test_reference_schema_and_tool_subset() -> None:
         assert [(t.name, t.input_schema) for t in listed] == [
             (t["name"], t["parameters"]) for t in REFERENCE[:2]
         ]
-        text, error = await call(c, "list_sessions", {})
+        text, error = await call_tool(c, "list_sessions", {})
         assert (text, error) == ("unsupported call: list_sessions", True)
 
 
@@ -66,15 +60,15 @@ async def test_run_type_interrupt_kill_list(mode: str) -> None:
 
 
 async def run_type_interrupt_kill_list(client: Client) -> None:
-    text, error = await call(client, "exec_command", {"cmd": "echo hi", "login": False})
+    text, error = await call_tool(client, "exec_command", {"cmd": "echo hi", "login": False})
     assert not error and text.endswith("Process exited with code 0\nOutput:\nhi\r\n")
 
-    text, _ = await call(client, "exec_command", {"cmd": "cat", "login": False, "yield_time_ms": 0})
+    text, _ = await call_tool(client, "exec_command", {"cmd": "cat", "login": False, "yield_time_ms": 0})
     assert "Process running with session ID 1\n" in text
     echoed = ""
     chars = "typed\n"
     while echoed.count("typed") < 2:
-        text, error = await call(
+        text, error = await call_tool(
             client, "write_stdin", {"session_id": 1, "chars": chars, "yield_time_ms": 200}
         )
         assert not error
@@ -82,11 +76,13 @@ async def run_type_interrupt_kill_list(client: Client) -> None:
         chars = ""
     assert echoed == "typed\r\ntyped\r\n"
 
-    text, _ = await call(client, "write_stdin", {"session_id": 1, "chars": "\u0003", "yield_time_ms": 30_000})
+    text, _ = await call_tool(
+        client, "write_stdin", {"session_id": 1, "chars": "\u0003", "yield_time_ms": 30_000}
+    )
     assert "Process exited with code 130\n" in text
 
-    await call(client, "exec_command", {"cmd": "sleep 600", "login": False, "yield_time_ms": 0})
-    listing, error = await call(client, "list_sessions", {})
+    await call_tool(client, "exec_command", {"cmd": "sleep 600", "login": False, "yield_time_ms": 0})
+    listing, error = await call_tool(client, "list_sessions", {})
     [session] = json.loads(listing)
     assert not error
     assert (session["session_id"], session["command"], session["running"], session["exit_code"]) == (
@@ -95,9 +91,9 @@ async def run_type_interrupt_kill_list(client: Client) -> None:
         True,
         None,
     )
-    text, error = await call(client, "kill_session", {"session_id": 2})
+    text, error = await call_tool(client, "kill_session", {"session_id": 2})
     assert not error and "Process exited with code 129\n" in text
-    assert json.loads((await call(client, "list_sessions", {}))[0]) == []
+    assert json.loads((await call_tool(client, "list_sessions", {}))[0]) == []
 
 
 @pytest.mark.parametrize(
@@ -140,8 +136,8 @@ async def test_errors_are_tool_results_with_the_exact_text(
     mode: str, name: str, arguments: dict[str, Any], expected: str
 ) -> None:
     async with connect(mode) as client:
-        assert await call(client, name, arguments) == (expected, True)
-        text, error = await call(client, "exec_command", {"cmd": "echo still serving", "login": False})
+        assert await call_tool(client, name, arguments) == (expected, True)
+        text, error = await call_tool(client, "exec_command", {"cmd": "echo still serving", "login": False})
         assert not error and text.endswith("still serving\r\n")
 
 
@@ -153,7 +149,7 @@ async def test_output_streams_as_progress_while_the_call_waits() -> None:
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
             updates.append((progress, message))
 
-        text, _ = await call(
+        text, _ = await call_tool(
             client,
             "exec_command",
             {
@@ -186,5 +182,5 @@ async def test_errors_stay_tool_results_when_progress_was_asked_for() -> None:
                 "because it doesn't exist on the filesystem (ENOENT: No such file or directory)",
             ),
         ]:
-            assert await call(client, name, arguments, progress_callback=on_progress) == (expected, True)
+            assert await call_tool(client, name, arguments, progress_callback=on_progress) == (expected, True)
         assert updates == []

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from helpers import alive, wait_until
+from helpers import INITIALIZE, alive, call_tool, wait_until
 
 
 def server(*args: str) -> StdioServerParameters:
@@ -29,10 +29,7 @@ CALLS = 0
 async def call(session: ClientSession, name: str, arguments: dict[str, Any], **kw: Any) -> tuple[str, bool]:
     global CALLS
     CALLS += 1
-    result = await session.call_tool(name, arguments, **kw)
-    [content] = result.content
-    assert content.type == "text"
-    return content.text, bool(result.is_error)
+    return await call_tool(session, name, arguments, **kw)
 
 
 def body(text: str) -> str:
@@ -141,18 +138,8 @@ async def test_stopping_the_server_kills_every_session(how: str, tmp_path: Path)
 
 def test_stdin_that_cannot_be_polled_is_read_too(tmp_path: Path) -> None:
     """/dev/null or a file on stdin: the event loop cannot wait on it, the SDK's reader is used."""
-    request = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
     requests = tmp_path / "requests.jsonl"
-    requests.write_text(json.dumps(request) + "\n")
+    requests.write_text(json.dumps(INITIALIZE) + "\n")
     serve = [sys.executable, "-m", "streamshell", "serve"]
     empty = subprocess.run(serve, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     assert (empty.returncode, empty.stdout) == (0, ""), empty.stderr
