@@ -104,9 +104,9 @@ async def read_until(manager: SessionManager, sid: int, needle: str, seen: str =
     return seen
 
 
-async def start_until(manager: SessionManager, cmd: str, needle: str) -> tuple[int, str]:
+async def start_until(manager: SessionManager, cmd: str, needle: str, **kw: object) -> tuple[int, str]:
     """Start ``cmd`` and read its output until ``needle`` appears."""
-    out = await manager.exec_command(sh(cmd, yield_time_ms=0))
+    out = await manager.exec_command(sh(cmd, yield_time_ms=0, **kw))
     assert isinstance(out.exit_status, Ongoing), out
     sid = out.exit_status.session_id
     return sid, await read_until(manager, sid, needle, out.output)
@@ -141,6 +141,26 @@ def tool_text(result: CallToolResult) -> tuple[str, bool]:
     return content.text, bool(result.is_error)
 
 
+TOOL_CALLS = [0]
+"""Tool calls made through :func:`call_tool` so far (a test compares it with the server's log)."""
+
+
 async def call_tool(client: Any, name: str, arguments: dict[str, Any], **kw: Any) -> tuple[str, bool]:
     """Call a tool with an MCP ``Client`` or ``ClientSession``; its text and whether it is an error."""
+    TOOL_CALLS[0] += 1
     return tool_text(await client.call_tool(name, arguments, **kw))
+
+
+async def mcp_read_until(
+    client: Any, sid: int, needle: str, *, times: int = 1, chars: str = "", seen: str = ""
+) -> str:
+    """Over MCP: type ``chars`` into session ``sid``, then poll until ``needle`` has appeared
+    ``times`` times in its output (``seen`` is what came before)."""
+    while chars or seen.count(needle) < times:
+        text, error = await call_tool(
+            client, "write_stdin", {"session_id": sid, "chars": chars, "yield_time_ms": 200}
+        )
+        assert not error, text
+        seen += body(text)
+        chars = ""
+    return seen

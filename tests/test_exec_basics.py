@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import streamshell.spawn
-from helpers import sh, start_sleep
+from helpers import sh, start_sleep, start_until
 from streamshell import (
     ExecCommandParams,
     Exited,
@@ -80,14 +80,9 @@ async def test_ctrl_c_interrupts_the_foreground_job_under_any_shell(
 async def test_the_pty_is_the_controlling_terminal_of_non_bash_programs(manager: SessionManager) -> None:
     out = await manager.exec_command(sh("echo via-dev-tty > /dev/tty", shell="/bin/sh"))
     assert (out.exit_status, out.output) == (Exited(0), "via-dev-tty\r\n")
-    py = await manager.exec_command(
-        sh("python3 -c \"print('ready', flush=True); input()\"", shell="/bin/sh", yield_time_ms=0)
+    sid, _ = await start_until(
+        manager, "python3 -c \"print('ready', flush=True); input()\"", "ready", shell="/bin/sh"
     )
-    assert isinstance(py.exit_status, Ongoing)
-    sid = py.exit_status.session_id
-    seen = ""
-    while "ready" not in seen:
-        seen += (await manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=200))).output
     out = await manager.write_stdin(WriteStdinParams(sid, "\x03", yield_time_ms=30_000))
     assert out.exit_status == Exited(130)
     assert "KeyboardInterrupt" in out.output

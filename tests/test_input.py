@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import sh, start, start_sleep
+from helpers import sh, start, start_sleep, start_until
 from streamshell import (
     Exited,
     Ongoing,
@@ -92,10 +92,7 @@ async def test_raw_mode_programs_get_ctrl_c_as_a_byte(manager: SessionManager) -
         "python3 -c \"import sys, tty; tty.setraw(0); print('raw', flush=True); "
         'print(repr(sys.stdin.read(1)), flush=True)"'
     )
-    sid = await start(manager, prog)
-    seen = ""
-    while "raw" not in seen:
-        seen += (await manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=200))).output
+    sid, _ = await start_until(manager, prog, "raw")
     out = await manager.write_stdin(WriteStdinParams(sid, "\x03", yield_time_ms=30_000))
     assert out.exit_status == Exited(0)
     assert "'\\x03'" in out.output

@@ -19,7 +19,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from helpers import INITIALIZE, alive, call_tool, wait_until
+from helpers import INITIALIZE, alive, body, call_tool, mcp_read_until, wait_until
 
 TOKEN = "test-token-0123456789"
 
@@ -119,15 +119,7 @@ async def test_clients_share_the_servers_sessions(server: RunningServer) -> None
     async with connect(server) as first, connect(server) as second:
         text, _ = await call_tool(first, "exec_command", {"cmd": "cat", "login": False, "yield_time_ms": 0})
         assert "Process running with session ID 0" in text
-        seen = ""
-        chars = "shared\n"
-        while seen.count("shared") < 2:
-            text, error = await call_tool(
-                second, "write_stdin", {"session_id": 0, "chars": chars, "yield_time_ms": 200}
-            )
-            assert not error, text
-            seen += text.split("Output:\n", 1)[1]
-            chars = ""
+        await mcp_read_until(second, 0, "shared", times=2, chars="shared\n")  # echo, then cat's copy
         [info] = json.loads((await call_tool(first, "list_sessions", {}))[0])
         assert info["command"] == "cat"
     log = stop(server)
@@ -155,12 +147,7 @@ async def test_killing_the_server_kills_its_sessions(sig: int) -> None:
             text, _ = await call_tool(
                 session, "exec_command", {"cmd": cmd, "login": False, "yield_time_ms": 0}
             )
-            seen = text.split("Output:\n", 1)[1]
-            while "\r\n" not in seen:
-                text, _ = await call_tool(
-                    session, "write_stdin", {"session_id": 0, "chars": "", "yield_time_ms": 200}
-                )
-                seen += text.split("Output:\n", 1)[1]
+            seen = await mcp_read_until(session, 0, "\r\n", seen=body(text))
         pids = [int(p) for p in seen.split()[1:3]]
         assert all(alive(p) for p in pids)
     finally:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from helpers import call_tool
+from helpers import call_tool, mcp_read_until
 from streamshell import SessionManager
 from streamshell.server import build_server
 
@@ -65,15 +65,7 @@ async def run_type_interrupt_kill_list(client: Client) -> None:
 
     text, _ = await call_tool(client, "exec_command", {"cmd": "cat", "login": False, "yield_time_ms": 0})
     assert "Process running with session ID 1\n" in text
-    echoed = ""
-    chars = "typed\n"
-    while echoed.count("typed") < 2:
-        text, error = await call_tool(
-            client, "write_stdin", {"session_id": 1, "chars": chars, "yield_time_ms": 200}
-        )
-        assert not error
-        echoed += text.split("Output:\n", 1)[1]
-        chars = ""
+    echoed = await mcp_read_until(client, 1, "typed", times=2, chars="typed\n")
     assert echoed == "typed\r\ntyped\r\n"
 
     text, _ = await call_tool(

@@ -8,12 +8,11 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from helpers import INITIALIZE, alive, call_tool, wait_until
+from helpers import INITIALIZE, TOOL_CALLS, alive, body, call_tool, mcp_read_until, wait_until
 
 
 def server(*args: str) -> StdioServerParameters:
@@ -23,32 +22,9 @@ def server(*args: str) -> StdioServerParameters:
     )
 
 
-CALLS = 0
-
-
-async def call(session: ClientSession, name: str, arguments: dict[str, Any], **kw: Any) -> tuple[str, bool]:
-    global CALLS
-    CALLS += 1
-    return await call_tool(session, name, arguments, **kw)
-
-
-def body(text: str) -> str:
-    return text.split("Output:\n", 1)[1]
-
-
-async def read_until(session: ClientSession, sid: int, needle: str, seen: str = "") -> str:
-    while needle not in seen:
-        text, error = await call(
-            session, "write_stdin", {"session_id": sid, "chars": "", "yield_time_ms": 200}
-        )
-        assert not error, text
-        seen += body(text)
-    return seen
-
-
 async def test_a_whole_session_over_stdio(tmp_path: Path) -> None:
     errlog_path = tmp_path / "server.stderr"
-    calls_before = CALLS
+    calls_before = TOOL_CALLS[0]
     with errlog_path.open("w") as errlog:
         async with (
             stdio_client(server(), errlog=errlog) as (read, write),
@@ -68,7 +44,7 @@ async def test_a_whole_session_over_stdio(tmp_path: Path) -> None:
             async def on_progress(progress: float, total: float | None, message: str | None) -> None:
                 updates.append(message or "")
 
-            text, error = await call(
+            text, error = await call_tool(
                 session,
                 "exec_command",
                 {"cmd": "echo one; sleep 0.2; echo two", "login": False},
@@ -77,29 +53,29 @@ async def test_a_whole_session_over_stdio(tmp_path: Path) -> None:
             assert not error and text.endswith("Process exited with code 0\nOutput:\none\r\ntwo\r\n")
             assert "".join(updates) == "one\r\ntwo\r\n"
 
-            text, _ = await call(
+            text, _ = await call_tool(
                 session, "exec_command", {"cmd": "python3 -q -i", "login": False, "yield_time_ms": 0}
             )
             assert "Process running with session ID 1" in text
-            await read_until(session, 1, ">>> ", body(text))
-            text, _ = await call(
+            await mcp_read_until(session, 1, ">>> ", seen=body(text))
+            text, _ = await call_tool(
                 session, "write_stdin", {"session_id": 1, "chars": "6*7\n", "yield_time_ms": 200}
             )
-            await read_until(session, 1, "42", body(text))
-            text, _ = await call(
+            await mcp_read_until(session, 1, "42", seen=body(text))
+            text, _ = await call_tool(
                 session, "write_stdin", {"session_id": 1, "chars": "\u0003", "yield_time_ms": 200}
             )
-            await read_until(session, 1, "KeyboardInterrupt", body(text))
-            [info] = json.loads((await call(session, "list_sessions", {}))[0])
+            await mcp_read_until(session, 1, "KeyboardInterrupt", seen=body(text))
+            [info] = json.loads((await call_tool(session, "list_sessions", {}))[0])
             assert info["command"] == "python3 -q -i" and info["running"]
-            text, error = await call(session, "kill_session", {"session_id": 1})
+            text, error = await call_tool(session, "kill_session", {"session_id": 1})
             assert not error and "Process exited with code 129\n" in text
-            assert await call(session, "write_stdin", {"session_id": 1, "chars": ""}) == (
+            assert await call_tool(session, "write_stdin", {"session_id": 1, "chars": ""}) == (
                 "session id 1 was killed (exit code 129); start a new one with exec_command",
                 True,
             )
     log = [line for line in errlog_path.read_text().splitlines() if " streamshell INFO " in line]
-    assert len(log) == CALLS - calls_before, "one log line per tool call"
+    assert len(log) == TOOL_CALLS[0] - calls_before, "one log line per tool call"
     assert log[0].split(" INFO ")[1].startswith("exec_command session=0 exited=0 wall=")
     assert log[1].split(" INFO ")[1].startswith("exec_command session=1 running wall=")
     assert log[-1].split(" INFO ")[1].startswith("write_stdin error wall=")
@@ -108,9 +84,9 @@ async def test_a_whole_session_over_stdio(tmp_path: Path) -> None:
 
 async def start_and_get_pids(session: ClientSession, cmd: str) -> list[int]:
     """Start ``cmd`` (which prints pids on its first line) and return them."""
-    text, _ = await call(session, "exec_command", {"cmd": cmd, "login": False, "yield_time_ms": 0})
+    text, _ = await call_tool(session, "exec_command", {"cmd": cmd, "login": False, "yield_time_ms": 0})
     sid = int(text.split("session ID ")[1].split("\n")[0])
-    first_line = (await read_until(session, sid, "\r\n", text.split("Output:\n", 1)[1])).split("\r\n")[0]
+    first_line = (await mcp_read_until(session, sid, "\r\n", seen=body(text))).split("\r\n")[0]
     return [int(p) for p in first_line.split()]
 
 
