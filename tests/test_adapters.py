@@ -23,14 +23,14 @@ from openai import AsyncOpenAI
 from fake_apis import anthropic_message, chat_completion, serve
 from fake_responses_server import start_server
 from streamshell import Exited, Ongoing, SessionManager, handle_function_call
-from streamshell.adapters import (
+from streamshell.tools.adapters import (
     agents_function_tools,
     anthropic_tool_results,
     chat_completions_tool_messages,
     responses_function_call_outputs,
     strict_arguments,
 )
-from streamshell.tools import anthropic_tools, chat_completions_tools, responses_api_tools
+from streamshell.tools.formats import anthropic_tools, chat_completions_tools, responses_api_tools
 
 HELLO = "Wall time: <t> seconds\nProcess exited with code 0\nOutput:\nhello\r\n"
 UNKNOWN = "unknown session id 7"

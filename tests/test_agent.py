@@ -24,8 +24,8 @@ import pytest
 from fake_responses_server import start_server
 from helpers import MARK, marked_processes, wait_until
 from streamshell.cli import main
-from streamshell.tools import responses_api_tools
-from streamshell.toolsconfig import shell_tool
+from streamshell.tools.formats import responses_api_tools
+from streamshell.tools.toolsconfig import shell_tool
 
 DATA = Path(__file__).parent / "data"
 CODEX_CALLS = json.loads((DATA / "codex-0.29.0-calls_main.json").read_text())

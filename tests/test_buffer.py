@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamshell import OutputBuffer
+from streamshell._engine.buffer import OutputBuffer
 
 
 def test_everything_fits() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from streamshell.cli import main
-from streamshell.tools import anthropic_tools, chat_completions_tools, mcp_tools, responses_api_tools
+from streamshell.tools.formats import anthropic_tools, chat_completions_tools, mcp_tools, responses_api_tools
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "codex-0.29.0-tools.json").read_text())
 
@@ -108,7 +108,7 @@ def test_call_needs_pairs() -> None:
         ),
         (["serve", "--port", "99999"], "'99999' is not a port number"),
         (["serve", "--max-sessions", "0"], "'0' is not a whole number >= 1"),
-        (["serve", "--cwd", "/nonexistent/dir"], "'/nonexistent/dir' is not a directory"),
+        (["serve", "--cwd", "/nonexistent/dir"], "'/nonexistent/dir' is not an existing directory"),
         (["serve", "--schema", "strict"], "invalid choice: 'strict'"),
         (["tools", "--format", "xml"], "invalid choice: 'xml'"),
         (["launch"], "invalid choice: 'launch'"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streamshell.config import (
+from streamshell.cli.config import (
     ACCEPTED_KEYS,
     Config,
     ConfigError,

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from streamshell.display import (
+from streamshell.cli.display import (
     AgentMessage,
     Error,
     Interrupted,

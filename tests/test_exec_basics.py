@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-import streamshell.spawn
 from helpers import sh, start_sleep, start_until
 from streamshell import (
     ExecCommandParams,
@@ -90,7 +90,7 @@ async def test_the_pty_is_the_controlling_terminal_of_non_bash_programs(manager:
 
 async def test_spawning_never_forks_the_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
     """On Linux the child comes from posix_spawn, not subprocess (whose preexec_fn forces fork)."""
-    if not streamshell.spawn.sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux"):
         pytest.skip("the posix_spawn path is Linux-only; elsewhere subprocess is used by design")
 
     def no_popen(*args: object, **kwargs: object) -> None:

@@ -21,7 +21,7 @@ from streamshell import (
     WriteStdinParams,
     handle_function_call,
 )
-from streamshell.session import MAX_PENDING_INPUT
+from streamshell._engine.input import MAX_PENDING_INPUT
 
 BIG_INPUT = ("x" * 99 + "\n") * 3000  # 300 KB of lines: far more than a PTY buffers
 

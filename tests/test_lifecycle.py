@@ -17,6 +17,7 @@ from helpers import alive, process_state, sh, start, start_sleep, start_until, w
 from streamshell import (
     Exited,
     ManagerClosedError,
+    ManagerOptions,
     NoTerminalError,
     SessionEndedError,
     SessionManager,
@@ -73,7 +74,7 @@ async def test_kill_session_returns_unread_output(manager: SessionManager, tmp_p
     flag = tmp_path / "go"
     sid = await start(manager, f"while [ ! -e {flag} ]; do sleep 0.01; done; echo last words; exec sleep 600")
     flag.touch()
-    await wait_until(lambda: len(manager._sessions[sid].buffer) > 0, what="output")
+    await wait_until(lambda: manager._sessions[sid].unread_bytes > 0, what="output")
     out = await manager.kill_session(sid)
     assert (out.exit_status, out.output) == (Exited(129), "last words\r\n")
 
@@ -81,7 +82,7 @@ async def test_kill_session_returns_unread_output(manager: SessionManager, tmp_p
 async def test_kill_during_a_call_lets_the_call_report_the_exit(manager: SessionManager) -> None:
     sid = await start(manager, "cat")
     waiting = asyncio.create_task(manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=30_000)))
-    await wait_until(lambda: manager._sessions[sid].lock.locked(), what="the call to start waiting")
+    await wait_until(lambda: manager._sessions[sid].busy, what="the call to start waiting")
     killed = await manager.kill_session(sid)
     reported = await waiting
     assert reported.exit_status == killed.exit_status == Exited(129)
@@ -115,8 +116,8 @@ async def test_pruning_spares_recent_sessions_and_prefers_exited_ones() -> None:
 
 async def test_default_protection_is_eight_of_sixty_four() -> None:
     async with SessionManager(max_sessions=10, protected_sessions=None) as m:
-        assert m._protected == 1
-    assert SessionManager()._protected == 8
+        assert m.options.protected == 1
+    assert ManagerOptions().protected == 8
 
 
 def test_manager_options_are_checked() -> None:
@@ -143,7 +144,7 @@ async def test_aclose_during_a_call() -> None:
     m = SessionManager()
     sid = await start(m, "cat")
     waiting = asyncio.create_task(m.write_stdin(WriteStdinParams(sid, "", yield_time_ms=30_000)))
-    await wait_until(lambda: m._sessions[sid].lock.locked(), what="the call to start waiting")
+    await wait_until(lambda: m._sessions[sid].busy, what="the call to start waiting")
     await m.aclose()
     assert (await waiting).exit_status == Exited(129)
 
@@ -280,7 +281,7 @@ async def test_closing_wakes_a_call_even_when_an_escaped_process_holds_the_termi
     escaped = int(seen.split()[1])
     try:
         waiting = asyncio.create_task(m.write_stdin(WriteStdinParams(0, "", yield_time_ms=60_000)))
-        await wait_until(lambda: m._sessions[0].lock.locked(), what="the call to start waiting")
+        await wait_until(lambda: m._sessions[0].busy, what="the call to start waiting")
         await m.aclose()
         out = await asyncio.wait_for(waiting, 20)  # not the 60 s yield
         assert out.exit_status == Exited(129)
@@ -291,7 +292,7 @@ async def test_closing_wakes_a_call_even_when_an_escaped_process_holds_the_termi
 async def test_ctrl_c_is_not_held_back_by_a_call_already_waiting(manager: SessionManager) -> None:
     sid = await start_sleep(manager, 600)
     waiting = asyncio.create_task(manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=60_000)))
-    await wait_until(lambda: manager._sessions[sid].lock.locked(), what="the call to start waiting")
+    await wait_until(lambda: manager._sessions[sid].busy, what="the call to start waiting")
     interrupt = asyncio.create_task(manager.write_stdin(WriteStdinParams(sid, "\x03")))
     first = await asyncio.wait_for(waiting, 20)  # the Ctrl-C ends the wait, not the 60 s yield
     assert first.exit_status == Exited(130)

@@ -11,7 +11,7 @@ from mcp import Client
 
 from helpers import call_tool, mcp_read_until
 from streamshell import SessionManager
-from streamshell.server import build_server
+from streamshell.mcp.server import build_server
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "codex-0.29.0-tools.json").read_text())
 

@@ -14,9 +14,9 @@ from streamshell import (
     Ongoing,
     SessionManager,
     WriteStdinParams,
-    approx_token_count,
     truncate_middle,
 )
+from streamshell._engine.truncation import approx_token_count
 
 
 def seq_output(n: int) -> str:

@@ -18,7 +18,7 @@ import pytest
 
 from streamshell import SessionManager, handle_function_call, truncate_middle
 from streamshell.params import ShellToolCallParams
-from streamshell.shelltool import MAX_OUTPUT_BYTES, run_shell
+from streamshell.tools.shell import MAX_OUTPUT_BYTES, run_shell
 
 DATA = Path(__file__).parent / "data"
 CALLS = json.loads((DATA / "calls_shell.json").read_text())

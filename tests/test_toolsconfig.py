@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from streamshell.tools import responses_api_tools
-from streamshell.toolsconfig import (
+from streamshell.tools.formats import responses_api_tools
+from streamshell.tools.toolsconfig import (
     AskForApproval,
     SandboxMode,
     SandboxPolicy,

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamshell import Captured, approx_token_count, truncate_middle
-from streamshell.truncation import NotRetainedError, truncate_windowed
+from streamshell import truncate_middle
+from streamshell._engine.buffer import Captured
+from streamshell._engine.truncation import NotRetainedError, approx_token_count, truncate_windowed
 
 DATA = Path(__file__).parent / "data"
 

@@ -3,19 +3,24 @@
 The two tools of OpenAI Codex PR #2574, ``exec_command`` and ``write_stdin``,
 as an asyncio library: real PTYs, output kept between calls, exits reported,
 process groups owned and killed.
+
+This module is the facade: the names in ``__all__`` are the public API. The layers
+underneath: :mod:`streamshell._engine` (sessions, processes, output),
+:mod:`streamshell.tools` (the tool registry, dispatch, schemas, adapters),
+:mod:`streamshell.mcp` (the MCP server), :mod:`streamshell.cli` (the command line).
 """
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import Any
 
 __version__ = "0.1.0"
 
-from .adapters import (
-    agents_function_tools,
-    anthropic_tool_results,
-    chat_completions_tool_messages,
-    responses_function_call_outputs,
-    strict_arguments,
-)
-from .buffer import Captured, OutputBuffer
-from .dispatch import FunctionCallOutput, handle_function_call
+from ._engine.manager import SessionManager
+from ._engine.options import ManagerOptions
+from ._engine.truncation import truncate_middle
 from .errors import (
     ExecutionError,
     InvalidArgumentsError,
@@ -28,26 +33,14 @@ from .errors import (
     UnsupportedCallError,
     WriteError,
 )
-from .manager import SessionInfo, SessionManager
-from .output import ExecCommandOutput, Exited, ExitStatus, Ongoing
 from .params import ExecCommandParams, ShellToolCallParams, WriteStdinParams
-from .shelltool import SHELL_TOOL_NAME, ShellOutput, run_shell
-from .tools import (
-    EXEC_COMMAND_TOOL_NAME,
-    WRITE_STDIN_TOOL_NAME,
-    anthropic_tools,
-    chat_completions_tools,
-    responses_api_tools,
-)
-from .toolsconfig import AskForApproval, SandboxMode, SandboxPolicy, ShellToolType, ToolsConfig
-from .truncation import approx_token_count, truncate_middle
+from .results import ExecCommandOutput, Exited, ExitStatus, Ongoing, SessionInfo
+from .tools.dispatch import handle_function_call
+from .tools.formats import anthropic_tools, chat_completions_tools, responses_api_tools
+from .tools.registry import FunctionCallOutput
+from .tools.shell import ShellOutput, run_shell
 
 __all__ = [
-    "EXEC_COMMAND_TOOL_NAME",
-    "SHELL_TOOL_NAME",
-    "WRITE_STDIN_TOOL_NAME",
-    "AskForApproval",
-    "Captured",
     "ExecCommandOutput",
     "ExecCommandParams",
     "ExecutionError",
@@ -56,35 +49,58 @@ __all__ = [
     "FunctionCallOutput",
     "InvalidArgumentsError",
     "ManagerClosedError",
+    "ManagerOptions",
     "NoTerminalError",
     "Ongoing",
-    "OutputBuffer",
-    "SandboxMode",
-    "SandboxPolicy",
     "SessionEndedError",
     "SessionInfo",
     "SessionManager",
     "ShellOutput",
     "ShellToolCallParams",
-    "ShellToolType",
     "SpawnError",
     "StreamshellError",
-    "ToolsConfig",
     "UnknownSessionError",
     "UnsupportedCallError",
     "WriteError",
     "WriteStdinParams",
     "__version__",
-    "agents_function_tools",
-    "anthropic_tool_results",
     "anthropic_tools",
-    "approx_token_count",
-    "chat_completions_tool_messages",
     "chat_completions_tools",
     "handle_function_call",
     "responses_api_tools",
-    "responses_function_call_outputs",
     "run_shell",
-    "strict_arguments",
     "truncate_middle",
 ]
+
+_MOVED = {
+    "agents_function_tools": "streamshell.tools.adapters",
+    "anthropic_tool_results": "streamshell.tools.adapters",
+    "chat_completions_tool_messages": "streamshell.tools.adapters",
+    "responses_function_call_outputs": "streamshell.tools.adapters",
+    "strict_arguments": "streamshell.tools.adapters",
+    "AskForApproval": "streamshell.tools.toolsconfig",
+    "SandboxMode": "streamshell.tools.toolsconfig",
+    "SandboxPolicy": "streamshell.tools.toolsconfig",
+    "ShellToolType": "streamshell.tools.toolsconfig",
+    "ToolsConfig": "streamshell.tools.toolsconfig",
+    "EXEC_COMMAND_TOOL_NAME": "streamshell.tools.registry",
+    "WRITE_STDIN_TOOL_NAME": "streamshell.tools.registry",
+    "SHELL_TOOL_NAME": "streamshell.tools.registry",
+    "Captured": "streamshell._engine.buffer",
+    "OutputBuffer": "streamshell._engine.buffer",
+    "approx_token_count": "streamshell._engine.truncation",
+}
+"""Names that ``streamshell`` exported before 0.2, now in their modules: still importable from
+here for one release, with a DeprecationWarning that says where they went."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'streamshell' has no attribute {name!r}")
+    warnings.warn(
+        f"streamshell.{name} moved to {module}.{name}; the old name goes away in the next release",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(module), name)

@@ -1,13 +1,23 @@
-"""Parameters of the tools, with the reference's names, defaults and validation."""
+"""The tools' parameters: each one declared once, as a field of a frozen dataclass.
+
+A parameter's name, Python type, default, description and the schemas that advertise it
+live here and nowhere else. Everything else derives from these declarations: the JSON
+schemas given to models (:mod:`streamshell.tools.schema`), the argument parser with
+serde_json's error texts (:mod:`streamshell._parsing`), and the checks of values set from
+Python. Adding a parameter is one field here plus its behaviour; new fields go last, so
+positional construction keeps working.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Self
+from dataclasses import dataclass, field
+from typing import Any, Self, cast
 
+from ._parsing import Field, Kind, check_field, decode_mapping, decode_struct
 from .errors import InvalidArgumentsError
-from .jsonargs import Field, Kind, check_field, decode_mapping, decode_struct
 
 DEFAULT_EXEC_YIELD_TIME_MS = 10_000
 DEFAULT_WRITE_YIELD_TIME_MS = 250
@@ -15,23 +25,116 @@ DEFAULT_MAX_OUTPUT_TOKENS = 10_000
 DEFAULT_SHELL = "/bin/bash"
 
 
-class _Params:
-    """Shared parsing and validation for the parameter dataclasses."""
+class Group(enum.Enum):
+    """Which tool schemas advertise a parameter. Every declared parameter is always accepted."""
 
-    _SPEC: ClassVar[tuple[Field, ...]]
-    _STRUCT: ClassVar[str]
+    REFERENCE = "reference"
+    """In the reference's schema, and so in every schema."""
+    EXTENDED = "extended"
+    """A streamshell extra: advertised by the extended schema (the MCP server's default)."""
+    ESCALATION = "escalation"
+    """The one-shot shell tool's approval fields, advertised only by its workspace-write variant."""
+
+
+@dataclass(frozen=True)
+class ParamDoc:
+    """What a schema says about a parameter, and how the parser treats it."""
+
+    description: str
+    group: Group
+    kind: Kind | None
+    """The wire type when the Python type does not say it (``u32`` rather than ``u64``)."""
+    aliases: tuple[str, ...]
+    """Other names the parameter is accepted under (serde's ``alias``); never advertised."""
+
+
+_DOC = "streamshell.param"
+
+_KINDS = {
+    "str": Kind.STRING,
+    "int": Kind.U64,
+    "bool": Kind.BOOL,
+    "Mapping[str, str]": Kind.STRING_MAP,
+    "tuple[str, ...]": Kind.STRING_LIST,
+}
+"""The wire type of each Python type a parameter may have (``T | None`` makes it nullable)."""
+
+
+def doc(
+    description: str,
+    *,
+    group: Group = Group.REFERENCE,
+    kind: Kind | None = None,
+    aliases: tuple[str, ...] = (),
+) -> dict[str, ParamDoc]:
+    """A parameter's :class:`ParamDoc`, as the metadata of its dataclass field."""
+    return {_DOC: ParamDoc(description, group, kind, aliases)}
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One parameter as the parser (``field``) and the schemas (``doc``) see it."""
+
+    field: Field
+    doc: ParamDoc
+    default: Any
+
+
+_DECLARED: dict[type[Any], tuple[Declared, ...]] = {}
+
+
+def declared(params: type[Params]) -> tuple[Declared, ...]:
+    """The parameters of a params class, in declaration order (worked out once per class)."""
+    found = _DECLARED.get(params)
+    if found is None:
+        found = _DECLARED[params] = _declare(params)
+    return found
+
+
+def _declare(params: type[Params]) -> tuple[Declared, ...]:
+    out = []
+    fields: tuple[dataclasses.Field[Any], ...] = dataclasses.fields(cast(Any, params))
+    for f in fields:
+        doc: ParamDoc = f.metadata[_DOC]
+        type_text = str(f.type)
+        nullable = type_text.endswith(" | None")
+        kind = doc.kind or _KINDS[type_text.removesuffix(" | None")]
+        required = f.default is dataclasses.MISSING
+        out.append(Declared(Field(f.name, kind, required, nullable, doc.aliases), doc, f.default))
+    return tuple(out)
+
+
+def _normalized(value: Any) -> Any:
+    """The stored form of a value: maps become plain dicts, lists tuples (the dataclass is frozen)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+class Params:
+    """Parsing and checking shared by the parameter dataclasses.
+
+    Values set from Python are checked by the same rules as values parsed from JSON, and
+    once: :meth:`from_json` checks each value where it stands in the text (for serde's
+    positions) and then builds the object without checking again.
+    """
 
     def __post_init__(self) -> None:
-        """Validate fields set from Python the same way as fields parsed from JSON."""
-        for spec in self._SPEC:
-            value = getattr(self, spec.name)
-            problem = check_field(spec, value)
+        for d in declared(type(self)):
+            value = getattr(self, d.field.name)
+            problem = check_field(d.field, value)
             if problem:
                 raise InvalidArgumentsError(problem)
-            if isinstance(value, Mapping):
-                object.__setattr__(self, spec.name, dict(value))
-            elif isinstance(value, list):
-                object.__setattr__(self, spec.name, tuple(value))
+            object.__setattr__(self, d.field.name, _normalized(value))
+
+    @classmethod
+    def _from_checked(cls, values: Mapping[str, Any]) -> Self:
+        obj = object.__new__(cls)
+        for d in declared(cls):
+            object.__setattr__(obj, d.field.name, _normalized(values.get(d.field.name, d.default)))
+        return obj
 
     @classmethod
     def from_json(cls, arguments: str) -> Self:
@@ -40,20 +143,24 @@ class _Params:
         Raises :class:`InvalidArgumentsError` whose text is the reference's
         ``failed to parse function arguments: ...`` message.
         """
-        return cls(**decode_struct(arguments, cls._STRUCT, cls._SPEC))
+        return cls._from_checked(decode_struct(arguments, cls.__name__, [d.field for d in declared(cls)]))
 
     @classmethod
     def from_arguments(cls, arguments: Mapping[str, Any] | None) -> Self:
         """Check already-parsed arguments (an MCP ``tools/call``): same rules, no positions."""
-        return cls(**decode_mapping(arguments, cls._SPEC))
+        return cls._from_checked(decode_mapping(arguments, [d.field for d in declared(cls)]))
 
     def to_dict(self) -> dict[str, Any]:
         """The parameters as JSON-ready arguments (all fields, defaults included)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        return {d.field.name: getattr(self, d.field.name) for d in declared(type(self))}
+
+
+_MAX_OUTPUT_TOKENS = "The maximum number of tokens to output."
+_SESSION_ID = "The ID of the exec_command session."
 
 
 @dataclass(frozen=True)
-class ExecCommandParams(_Params):
+class ExecCommandParams(Params):
     """Arguments of ``exec_command``: run ``cmd`` with ``shell -lc`` (``-c`` when not login).
 
     ``workdir``, ``env`` and ``tty`` are streamshell extras: the working directory
@@ -61,70 +168,63 @@ class ExecCommandParams(_Params):
     on pipes instead of a PTY.
     """
 
-    cmd: str
-    yield_time_ms: int = DEFAULT_EXEC_YIELD_TIME_MS
-    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
-    shell: str = DEFAULT_SHELL
-    login: bool = True
-    workdir: str | None = None
-    env: Mapping[str, str] | None = None
-    tty: bool = True
-
-    _STRUCT = "ExecCommandParams"
-    _SPEC = (
-        Field("cmd", Kind.STRING, required=True),
-        Field("yield_time_ms", Kind.U64),
-        Field("max_output_tokens", Kind.U64),
-        Field("shell", Kind.STRING),
-        Field("login", Kind.BOOL),
-        Field("workdir", Kind.STRING, nullable=True),
-        Field("env", Kind.STRING_MAP, nullable=True),
-        Field("tty", Kind.BOOL),
+    cmd: str = field(metadata=doc("The shell command to execute."))
+    yield_time_ms: int = field(
+        default=DEFAULT_EXEC_YIELD_TIME_MS,
+        metadata=doc("The maximum time in milliseconds to wait for output."),
+    )
+    max_output_tokens: int = field(default=DEFAULT_MAX_OUTPUT_TOKENS, metadata=doc(_MAX_OUTPUT_TOKENS))
+    shell: str = field(default=DEFAULT_SHELL, metadata=doc('The shell to use. Defaults to "/bin/bash".'))
+    login: bool = field(
+        default=True, metadata=doc("Whether to run the command as a login shell. Defaults to true.")
+    )
+    workdir: str | None = field(
+        default=None,
+        metadata=doc(
+            "The working directory for the command. Defaults to the server's.", group=Group.EXTENDED
+        ),
+    )
+    env: Mapping[str, str] | None = field(
+        default=None, metadata=doc("Extra environment variables for the command.", group=Group.EXTENDED)
+    )
+    tty: bool = field(
+        default=True,
+        metadata=doc(
+            "Whether to run the command in a pseudo-terminal. Defaults to true. false runs it on pipes: "
+            "much faster for bulk output, no echo and no \\r\\n; \\u0003 still interrupts it.",
+            group=Group.EXTENDED,
+        ),
     )
 
 
 @dataclass(frozen=True)
-class WriteStdinParams(_Params):
+class WriteStdinParams(Params):
     """Arguments of ``write_stdin``: type ``chars`` into session ``session_id``, then collect output."""
 
-    session_id: int
-    chars: str
-    yield_time_ms: int = DEFAULT_WRITE_YIELD_TIME_MS
-    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
-
-    _STRUCT = "WriteStdinParams"
-    _SPEC = (
-        Field("session_id", Kind.U32, required=True),
-        Field("chars", Kind.STRING, required=True),
-        Field("yield_time_ms", Kind.U64),
-        Field("max_output_tokens", Kind.U64),
+    session_id: int = field(metadata=doc(_SESSION_ID, kind=Kind.U32))
+    chars: str = field(metadata=doc("The characters to write to stdin."))
+    yield_time_ms: int = field(
+        default=DEFAULT_WRITE_YIELD_TIME_MS,
+        metadata=doc("The maximum time in milliseconds to wait for output after writing."),
     )
+    max_output_tokens: int = field(default=DEFAULT_MAX_OUTPUT_TOKENS, metadata=doc(_MAX_OUTPUT_TOKENS))
 
 
 @dataclass(frozen=True)
-class KillSessionParams(_Params):
-    """Arguments of the ``kill_session`` tool (MCP server): a session, and a budget for its last output."""
+class KillSessionParams(Params):
+    """Arguments of ``kill_session``: a session, and a budget for its last output."""
 
-    session_id: int
-    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
-
-    _STRUCT = "KillSessionParams"
-    _SPEC = (
-        Field("session_id", Kind.U32, required=True),
-        Field("max_output_tokens", Kind.U64),
-    )
+    session_id: int = field(metadata=doc(_SESSION_ID, kind=Kind.U32))
+    max_output_tokens: int = field(default=DEFAULT_MAX_OUTPUT_TOKENS, metadata=doc(_MAX_OUTPUT_TOKENS))
 
 
 @dataclass(frozen=True)
-class ListSessionsParams(_Params):
-    """Arguments of the ``list_sessions`` tool (MCP server): none."""
-
-    _STRUCT = "ListSessionsParams"
-    _SPEC = ()
+class ListSessionsParams(Params):
+    """Arguments of ``list_sessions``: none."""
 
 
 @dataclass(frozen=True)
-class ShellToolCallParams(_Params):
+class ShellToolCallParams(Params):
     """Arguments of the classic one-shot ``shell`` tool: run the argv ``command`` to completion.
 
     ``timeout_ms`` (also accepted as ``timeout``, as the reference does) kills the
@@ -133,17 +233,24 @@ class ShellToolCallParams(_Params):
     accepted, and ignored, since streamshell neither sandboxes nor asks for approval.
     """
 
-    command: tuple[str, ...]
-    workdir: str | None = None
-    timeout_ms: int | None = None
-    with_escalated_permissions: bool | None = None
-    justification: str | None = None
-
-    _STRUCT = "ShellToolCallParams"
-    _SPEC = (
-        Field("command", Kind.STRING_LIST, required=True),
-        Field("workdir", Kind.STRING, nullable=True),
-        Field("timeout_ms", Kind.U64, nullable=True, aliases=("timeout",)),
-        Field("with_escalated_permissions", Kind.BOOL, nullable=True),
-        Field("justification", Kind.STRING, nullable=True),
+    command: tuple[str, ...] = field(metadata=doc("The command to execute"))
+    workdir: str | None = field(default=None, metadata=doc("The working directory to execute the command in"))
+    timeout_ms: int | None = field(
+        default=None, metadata=doc("The timeout for the command in milliseconds", aliases=("timeout",))
+    )
+    with_escalated_permissions: bool | None = field(
+        default=None,
+        metadata=doc(
+            "Whether to request escalated permissions. "
+            "Set to true if command needs to be run without sandbox restrictions",
+            group=Group.ESCALATION,
+        ),
+    )
+    justification: str | None = field(
+        default=None,
+        metadata=doc(
+            "Only set if with_escalated_permissions is true. "
+            "1-sentence explanation of why we want to run this command.",
+            group=Group.ESCALATION,
+        ),
     )

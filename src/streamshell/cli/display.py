@@ -17,8 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TextIO
 
-from .shelltool import SHELL_TOOL_NAME
-from .tools import EXEC_COMMAND_TOOL_NAME, WRITE_STDIN_TOOL_NAME
+from ..tools.registry import EXEC_COMMAND_TOOL_NAME, SHELL_TOOL_NAME, WRITE_STDIN_TOOL_NAME
 
 
 @dataclass(frozen=True)

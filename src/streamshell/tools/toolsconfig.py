@@ -12,12 +12,12 @@ shell tools: streamshell has no plan, patch or image tools).
 
 from __future__ import annotations
 
-import copy
 import enum
 from dataclasses import dataclass, field
 
-from .shelltool import SHELL_TOOL_NAME
-from .tools import JsonObject, responses_api_tools
+from .formats import responses_api_tools, responses_function
+from .registry import SHELL
+from .schema import JsonObject
 
 
 class AskForApproval(enum.StrEnum):
@@ -100,26 +100,6 @@ class ToolsConfig:
                 return responses_api_tools()
 
 
-def _described(json_type: str, description: str) -> JsonObject:
-    return {"type": json_type, "description": description}
-
-
-_COMMAND = {"type": "array", "items": {"type": "string"}, "description": "The command to execute"}
-_TIMEOUT = _described("number", "The timeout for the command in milliseconds")
-_WORKDIR = _described("string", "The working directory to execute the command in")
-_ESCALATION = {
-    "justification": _described(
-        "string",
-        "Only set if with_escalated_permissions is true. "
-        "1-sentence explanation of why we want to run this command.",
-    ),
-    "with_escalated_permissions": _described(
-        "boolean",
-        "Whether to request escalated permissions. "
-        "Set to true if command needs to be run without sandbox restrictions",
-    ),
-}
-
 _ESCALATION_HOWTO = """\
 - When invoking a command that will require escalated privileges:
   - Provide the with_escalated_permissions parameter with the boolean value true
@@ -159,27 +139,9 @@ commands will require escalated privileges:
 _NO_NETWORK = "\n  - Commands that require network access\n"
 
 
-def _shell_function(description: str, properties: dict[str, JsonObject]) -> JsonObject:
-    return {
-        "type": "function",
-        "name": SHELL_TOOL_NAME,
-        "description": description,
-        "strict": False,
-        "parameters": {
-            "type": "object",
-            "properties": {name: copy.deepcopy(properties[name]) for name in sorted(properties)},
-            "required": ["command"],
-            "additionalProperties": False,
-        },
-    }
-
-
 def shell_tool() -> JsonObject:
     """The one-shot ``shell`` tool as Codex 0.29.0 advertised it by default."""
-    return _shell_function(
-        "Runs a shell command and returns its output",
-        {"command": _COMMAND, "timeout_ms": _TIMEOUT, "workdir": _WORKDIR},
-    )
+    return responses_function(SHELL)
 
 
 def shell_tool_for_sandbox(policy: SandboxPolicy) -> JsonObject:
@@ -187,14 +149,12 @@ def shell_tool_for_sandbox(policy: SandboxPolicy) -> JsonObject:
 
     Only workspace-write adds the escalation fields, as in the reference.
     """
-    properties = {"command": _COMMAND, "timeout_ms": _TIMEOUT, "workdir": _WORKDIR}
     match policy.mode:
         case SandboxMode.DANGER_FULL_ACCESS:
-            description = "Runs a shell command and returns its output."
+            return responses_function(SHELL, description="Runs a shell command and returns its output.")
         case SandboxMode.READ_ONLY:
-            description = _READ_ONLY_DESCRIPTION
+            return responses_function(SHELL, description=_READ_ONLY_DESCRIPTION)
         case SandboxMode.WORKSPACE_WRITE:
             network = "" if policy.network_access else _NO_NETWORK
             description = _WORKSPACE_WRITE_DESCRIPTION.format(network=network, howto=_ESCALATION_HOWTO)
-            properties |= _ESCALATION
-    return _shell_function(description, properties)
+            return responses_function(SHELL, description=description, escalation=True)

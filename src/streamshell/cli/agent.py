@@ -19,13 +19,19 @@ import asyncio
 import json
 import os
 import time
+from dataclasses import replace
 from typing import Any, cast
 
 from openai import AsyncOpenAI, OpenAIError
 from openai.types.responses import ResponseInputParam, ToolParam
 
+from .._engine.manager import SessionManager
+from ..results import Exited, Ongoing
+from ..tools.dispatch import handle_function_call
+from ..tools.registry import EXEC_COMMAND_TOOL_NAME, SHELL_TOOL_NAME, WRITE_STDIN_TOOL_NAME
+from ..tools.schema import JsonObject
+from ..tools.toolsconfig import ShellToolType, ToolsConfig
 from .config import Config
-from .dispatch import handle_function_call
 from .display import (
     AgentMessage,
     Display,
@@ -37,11 +43,6 @@ from .display import (
     ToolOutputDelta,
     ToolResult,
 )
-from .manager import SessionManager
-from .output import Exited, Ongoing
-from .shelltool import SHELL_TOOL_NAME
-from .tools import EXEC_COMMAND_TOOL_NAME, WRITE_STDIN_TOOL_NAME, JsonObject
-from .toolsconfig import ShellToolType, ToolsConfig
 
 STREAMABLE_INSTRUCTIONS = """\
 You are a coding agent working in a terminal on the user's machine. Run shell commands with \
@@ -205,9 +206,7 @@ async def run_agent(task: str, config: Config, display: Display) -> bool:
     except OpenAIError as e:
         display(Error(str(e)))
         return False
-    async with SessionManager(
-        max_sessions=config.max_sessions, keep_unread_output=config.keep_unread_output, cwd=cwd
-    ) as manager:
+    async with SessionManager(replace(config.manager_options(), cwd=cwd)) as manager:
         agent = Agent(client, manager, display, model=config.model, instructions=instructions, tools=tools)
         display(TaskStarted(config.model, [tool.get("name") or tool["type"] for tool in tools], cwd))
         try:

@@ -1,16 +1,47 @@
-"""The result of one tool call and the exact text the model reads for it."""
+"""What the engine's calls return: exit statuses, call outputs with the text the model reads,
+and the session list."""
 
 from __future__ import annotations
 
+import signal as signals
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Exited:
-    """The process ended; ``code`` is its exit code, or 128+N when signal N killed it."""
+    """The process ended.
+
+    ``code`` is what a shell's ``$?`` says: the exit status, or 128+N when signal N killed
+    the process (the reference said 1). ``signal`` tells the two apart: N for a death by
+    signal, None for an exit, so ``exit 130`` and SIGINT differ there. Statuses compare by
+    ``code``, as the text the model reads does.
+    """
 
     code: int
+    signal: int | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_wait(cls, status: int | None, signal: int | None) -> Exited:
+        """From what ``waitid`` said: an exit status, or the number of the signal that killed it."""
+        if signal is not None:
+            return cls(128 + signal, signal)
+        assert status is not None
+        return cls(status)
+
+    @property
+    def exit_status(self) -> int | None:
+        """The status the process passed to ``exit``; None when a signal killed it."""
+        return None if self.signal is not None else self.code
+
+    def __repr__(self) -> str:
+        if self.signal is None:
+            return f"Exited(code={self.code})"
+        try:
+            name = signals.Signals(self.signal).name
+        except ValueError:
+            name = str(self.signal)
+        return f"Exited(code={self.code}, signal={name})"
 
 
 @dataclass(frozen=True)
@@ -65,3 +96,20 @@ class ExecCommandOutput:
         lines.append("Output:")
         lines.append(self.output)
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A live session as ``list_sessions`` reports it (times are Unix timestamps)."""
+
+    session_id: int
+    command: str
+    pid: int
+    tty: bool
+    started_at: float
+    last_used_at: float
+    exit_code: int | None
+
+    @property
+    def running(self) -> bool:
+        return self.exit_code is None

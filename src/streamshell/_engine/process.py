@@ -10,6 +10,9 @@ and with it the group's id, from being reused while the session can still be
 addressed. Signalling a group by id after its leader was reaped could hit an
 unrelated group that got the recycled number (pid_max is often only 32768, and
 every session leads its own group). It is reaped when the session is let go.
+
+The exit is kept as the kernel reports it, an exit status or a signal number
+(:meth:`Exited.from_wait`); folding a signal into 128+N is the result's business.
 """
 
 from __future__ import annotations
@@ -21,13 +24,15 @@ import signal
 import subprocess
 from collections.abc import Callable
 
+from ..results import Exited
+
 POLL_INTERVAL = 0.02
 """Seconds between exit polls where there is no pidfd."""
 
 GROUP_POLL_INTERVAL = 0.01
 """Seconds between checks that a signalled process group has emptied."""
 
-UNKNOWN_EXIT_CODE = 255
+UNKNOWN_EXIT_STATUS = 255
 """Reported when something else reaped our child before we could (a foreign ``waitpid(-1)``)."""
 
 
@@ -38,14 +43,15 @@ class ChildProcess:
         self,
         pid: int,
         popen: subprocess.Popen[bytes] | None,
-        on_exit: Callable[[int], None],
+        on_exit: Callable[[Exited], None],
     ) -> None:
         self.pid = pid
-        self.returncode: int | None = None
+        self.exit: Exited | None = None
+        """How the leader ended, once it has."""
         self._popen = popen
         self._on_exit = on_exit
         self._loop = asyncio.get_running_loop()
-        self._exited: asyncio.Future[int] = self._loop.create_future()
+        self._exited: asyncio.Future[Exited] = self._loop.create_future()
         self._reaped = False
         self._pidfd: int | None = None
         self._poll_handle: asyncio.TimerHandle | None = None
@@ -56,37 +62,40 @@ class ChildProcess:
         else:
             self._loop.add_reader(self._pidfd, self._check)
 
+    def __repr__(self) -> str:
+        state = "running" if self.exit is None else repr(self.exit)
+        return f"<ChildProcess pid={self.pid} {state}{' reaped' if self._reaped else ''}>"
+
     @property
     def exited(self) -> bool:
-        return self.returncode is not None
+        return self.exit is not None
 
-    def _peek(self) -> int | None:
-        """The exit code if the leader has ended, leaving it a zombie; else None.
-
-        Death by signal N is 128+N, the shell's convention (the reference reported 1).
-        """
+    def _peek(self) -> Exited | None:
+        """How the leader ended, leaving it a zombie; None while it runs."""
         try:
             info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             self._reaped = True
-            return UNKNOWN_EXIT_CODE
+            return Exited(UNKNOWN_EXIT_STATUS)
         if info is None:
             return None
-        return info.si_status if info.si_code == os.CLD_EXITED else 128 + info.si_status
+        if info.si_code == os.CLD_EXITED:
+            return Exited.from_wait(info.si_status, None)
+        return Exited.from_wait(None, info.si_status)
 
     def _check(self) -> None:
-        code = self._peek()
-        if code is None:
+        exit = self._peek()
+        if exit is None:
             return
         self._stop_watching()
-        self.returncode = code
-        self._exited.set_result(code)
-        self._on_exit(code)
+        self.exit = exit
+        self._exited.set_result(exit)
+        self._on_exit(exit)
 
     def _poll(self) -> None:
         self._poll_handle = None
         self._check()
-        if self.returncode is None:
+        if self.exit is None:
             self._poll_handle = self._loop.call_later(POLL_INTERVAL, self._poll)
 
     def _stop_watching(self) -> None:
@@ -98,8 +107,8 @@ class ChildProcess:
             self._poll_handle.cancel()
             self._poll_handle = None
 
-    async def wait(self) -> int:
-        """The exit code, once the leader has exited."""
+    async def wait(self) -> Exited:
+        """How the leader ended, once it has."""
         return await asyncio.shield(self._exited)
 
     def signal_group(self, sig: int) -> bool:
@@ -119,7 +128,7 @@ class ChildProcess:
     def reap(self) -> None:
         """Reap the leader once it has exited (a zombie is reaped at once); the group's id is
         then pinned only by whatever else is left in the group."""
-        if self.returncode is None or self._reaped:
+        if self.exit is None or self._reaped:
             return
         self._reaped = True
         with contextlib.suppress(ChildProcessError):
@@ -128,19 +137,22 @@ class ChildProcess:
             else:
                 os.waitpid(self.pid, 0)
 
+    def finished(self) -> bool:
+        """Reap the leader if it exited; whether the leader has exited and its group is empty."""
+        self.reap()
+        return self.exited and not self.group_alive()
+
     async def _group_gone_within(self, timeout: float) -> bool:
         deadline = self._loop.time() + timeout
-        while True:
-            self.reap()
-            if self.exited and not self.group_alive():
-                return True
+        while not self.finished():
             if self._loop.time() >= deadline:
                 return False
             await asyncio.sleep(GROUP_POLL_INTERVAL)
+        return True
 
-    async def terminate(self, grace: float) -> int:
+    async def terminate(self, grace: float) -> Exited:
         """Kill the whole group: SIGHUP and SIGTERM (and SIGCONT for stopped jobs),
-        then SIGKILL for whatever is left after ``grace`` seconds. Returns the leader's code.
+        then SIGKILL for whatever is left after ``grace`` seconds. Returns how the leader ended.
         """
         if self.group_alive():
             for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGCONT):

@@ -1,13 +1,11 @@
 """Starting a session's process: its own session and process group, on a PTY or on pipes.
 
-On Linux the child is started with ``posix_spawn`` (no fork of the interpreter:
-CPython's ``preexec_fn`` forces fork, 2.5-3x slower than vfork) and still gets the
-PTY as its controlling terminal: glibc runs ``setsid()`` before the file actions,
-and a session leader that opens a terminal without ``O_NOCTTY`` acquires it. So
-``\\x03`` interrupts the foreground job whatever the shell (bash grabs a terminal
-by itself, ``sh`` and python do not). ``os.posix_spawn`` has no working-directory
-action, so the libc function is called through ctypes with
-``posix_spawn_file_actions_addchdir_np`` (glibc >= 2.29, musl >= 1.1.24).
+On Linux the child is started with libc's ``posix_spawn`` (:mod:`.posix_spawn`; no fork
+of the interpreter: CPython's ``preexec_fn`` forces fork, much slower than vfork) and
+still gets the PTY as its controlling terminal: glibc runs ``setsid()`` before the file
+actions, and a session leader that opens a terminal without ``O_NOCTTY`` acquires it.
+So ``\\x03`` interrupts the foreground job whatever the shell (bash grabs a terminal by
+itself, ``sh`` and python do not).
 
 Elsewhere (macOS) ``subprocess.Popen`` with ``start_new_session`` and a
 ``TIOCSCTTY`` ``preexec_fn`` does the same, more slowly.
@@ -15,17 +13,17 @@ Elsewhere (macOS) ``subprocess.Popen`` with ``start_new_session`` and a
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import os
 import shutil
 import struct
 import subprocess
-import sys
 import termios
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from .posix_spawn import PosixSpawn, SetupError, posix_spawn
 
 ROWS = 24
 COLS = 80
@@ -110,8 +108,8 @@ def _program(launch: Launch) -> str:
 
     An absolute program path (the default shell's) is not checked here: if it or the
     working directory is unusable the spawn fails, and :func:`_explain` then makes the
-    same checks for the message. That saves three system calls per spawn (~15 us, 1% of
-    a short ``exec_command``: BENCHMARKS.md, spawn row). Other names are checked first,
+    same checks for the message, so the common case makes no extra system calls
+    (BENCHMARKS.md, spawn row). Other names are checked first,
     as before: a bare name must be found in PATH, and a relative path is checked against
     this process's working directory, not the child's.
     """
@@ -139,126 +137,12 @@ def set_window_size(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
-class _LibcSpawn:
-    """``posix_spawn`` from libc with a chdir file action; None where libc lacks it."""
+def libc_spawner() -> PosixSpawn | None:
+    """The ``posix_spawn`` path, or None where it is missing (then ``subprocess`` is used).
 
-    SETSIGDEF = 0x04
-    SETSIGMASK = 0x08
-    SETSID = 0x80
-    _OPAQUE = ctypes.c_uint64 * 128  # posix_spawnattr_t / file_actions_t / sigset_t: <= 1 KiB
-
-    def __init__(self) -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        self._libc = libc
-        ptr = ctypes.c_void_p
-        argv_t = ctypes.POINTER(ctypes.c_char_p)
-        libc.posix_spawn.argtypes = [ctypes.POINTER(ctypes.c_int), ctypes.c_char_p, ptr, ptr, argv_t, argv_t]
-        libc.posix_spawn_file_actions_addopen.argtypes = [
-            ptr,
-            ctypes.c_int,
-            ctypes.c_char_p,
-            ctypes.c_int,
-            ctypes.c_uint,
-        ]
-        libc.posix_spawn_file_actions_adddup2.argtypes = [ptr, ctypes.c_int, ctypes.c_int]
-        libc.posix_spawn_file_actions_addchdir_np.argtypes = [ptr, ctypes.c_char_p]
-        libc.posix_spawnattr_setflags.argtypes = [ptr, ctypes.c_short]
-        libc.ptsname_r.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
-        self._attr = self._new_attributes()
-        self._last_env: tuple[dict[str, str], ctypes.Array[ctypes.c_char_p]] | None = None
-
-    def _new_attributes(self) -> ctypes.Array[ctypes.c_uint64]:
-        """The spawn attributes, the same for every child: new session, every signal at its
-        default, none blocked.
-
-        Resetting signals matters: a server started in the background by a shell
-        has SIGINT ignored and Python ignores SIGPIPE; children would inherit
-        that, and Ctrl-C in a session would do nothing. Built once and shared
-        (``posix_spawn`` only reads them): rebuilding them took six ctypes calls
-        per spawn.
-        """
-        libc = self._libc
-        attr, sigdef, sigmask = self._OPAQUE(), self._OPAQUE(), self._OPAQUE()
-        libc.posix_spawnattr_init(attr)
-        libc.sigfillset(sigdef)
-        libc.sigemptyset(sigmask)
-        libc.posix_spawnattr_setsigdefault(attr, sigdef)
-        libc.posix_spawnattr_setsigmask(attr, sigmask)
-        libc.posix_spawnattr_setflags(attr, self.SETSID | self.SETSIGDEF | self.SETSIGMASK)
-        return attr
-
-    def _envp(self, env: dict[str, str]) -> ctypes.Array[ctypes.c_char_p]:
-        """``env`` as a C ``envp``, reusing the previous one when ``env`` is equal to it.
-
-        It nearly always is (the manager's environment rarely changes), and encoding
-        ~40 variables cost ~10 us per spawn. The array keeps its bytes alive and is
-        never written to, so sharing it is safe.
-        """
-        last = self._last_env
-        if last is not None and last[0] == env:
-            return last[1]
-        encoded = [os.fsencode(f"{k}={v}") for k, v in env.items()]
-        envp = (ctypes.c_char_p * (len(encoded) + 1))(*encoded, None)
-        self._last_env = (dict(env), envp)
-        return envp
-
-    def open_pty(self) -> tuple[int, str]:
-        """A new PTY master and the path of its slave, which only the child opens.
-
-        ``os.openpty`` opens the slave in this process as well, and the child then
-        opens it again by path to make it its controlling terminal; not opening it
-        here (nor asking ``ttyname`` for its path) saves ~25 us per spawn
-        (BENCHMARKS.md, spawn row). The child has opened it by the time
-        ``posix_spawn`` returns, so the master never reads EIO before that.
-        """
-        libc = self._libc
-        master = libc.posix_openpt(os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-        if master < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
-        name = ctypes.create_string_buffer(64)
-        failed = libc.grantpt(master) or libc.unlockpt(master)
-        err = ctypes.get_errno() if failed else libc.ptsname_r(master, name, len(name))
-        if err:
-            os.close(master)
-            raise OSError(err, os.strerror(err))
-        return master, os.fsdecode(name.value)
-
-    @classmethod
-    def load(cls) -> _LibcSpawn | None:
-        if not sys.platform.startswith("linux"):
-            return None
-        try:
-            return cls()
-        except (OSError, AttributeError):
-            return None
-
-    def __call__(
-        self, path: str, launch: Launch, opens: Sequence[tuple[int, str]], dups: Sequence[tuple[int, int]]
-    ) -> int:
-        """Start ``path`` with the shared attributes (:meth:`_new_attributes`) and these file actions."""
-        libc = self._libc
-        actions = self._OPAQUE()
-        libc.posix_spawn_file_actions_init(actions)
-        try:
-            for fd, name in opens:
-                libc.posix_spawn_file_actions_addopen(actions, fd, os.fsencode(name), os.O_RDWR, 0)
-            for src, dst in dups:
-                libc.posix_spawn_file_actions_adddup2(actions, src, dst)
-            libc.posix_spawn_file_actions_addchdir_np(actions, os.fsencode(launch.cwd))
-            argv = [os.fsencode(a) for a in launch.argv]
-            c_argv = (ctypes.c_char_p * (len(argv) + 1))(*argv, None)
-            envp = self._envp(launch.env)
-            pid = ctypes.c_int()
-            err = libc.posix_spawn(ctypes.byref(pid), os.fsencode(path), actions, self._attr, c_argv, envp)
-        finally:
-            libc.posix_spawn_file_actions_destroy(actions)
-        if err:
-            raise OSError(err, os.strerror(err), path)
-        return pid.value
-
-
-_libc_spawn = _LibcSpawn.load()
+    Tests replace this to run everything through the ``subprocess`` path, macOS's only one.
+    """
+    return posix_spawn()
 
 
 def _acquire_controlling_terminal() -> None:  # pragma: no cover - runs in the forked child
@@ -281,6 +165,8 @@ def _popen(path: str, launch: Launch, stdin: int, stdout: int, ctty: bool) -> su
 
 
 def _start_failed(path: str, err: OSError) -> LaunchError:
+    if isinstance(err, SetupError):
+        return LaunchError(f"Unable to spawn {path}: could not prepare the child ({err.strerror})")
     return LaunchError(f"Unable to spawn {path}: {_errno_text(err.errno or 0)}")
 
 
@@ -291,15 +177,16 @@ def _no_pty(err: OSError) -> LaunchError:
 def spawn_pty(launch: Launch, rows: int = ROWS, cols: int = COLS) -> Spawned:
     """Start ``launch`` on a new PTY of ``rows`` x ``cols`` that is its controlling terminal."""
     path = _program(launch)
-    if _libc_spawn is None:
+    spawner = libc_spawner()
+    if spawner is None:
         return _spawn_pty_with_popen(path, launch, rows, cols)
     try:
-        master, slave = _libc_spawn.open_pty()
+        master, slave = spawner.open_pty()
     except OSError as e:
         raise _explain(launch, path, _no_pty(e)) from e
     try:
         set_window_size(master, rows, cols)
-        pid = _libc_spawn(path, launch, [(0, slave)], [(0, 1), (0, 2)])
+        pid = spawner(path, launch.argv, launch.env, launch.cwd, [(0, slave)], [(0, 1), (0, 2)])
     except OSError as e:
         os.close(master)
         raise _explain(launch, path, _start_failed(path, e)) from e
@@ -341,10 +228,12 @@ def _pipes() -> tuple[int, int, int, int]:
 def spawn_pipes(launch: Launch) -> Spawned:
     """Start ``launch`` with stdin on one pipe and stdout+stderr on another (no terminal)."""
     path = _program(launch)
+    spawner = libc_spawner()
     in_read, in_write, out_read, out_write = _pipes()
     try:
-        if _libc_spawn is not None:
-            pid = _libc_spawn(path, launch, [], [(in_read, 0), (out_write, 1), (out_write, 2)])
+        if spawner is not None:
+            dups = [(in_read, 0), (out_write, 1), (out_write, 2)]
+            pid = spawner(path, launch.argv, launch.env, launch.cwd, [], dups)
             popen = None
         else:
             popen = _popen(path, launch, in_read, out_write, ctty=False)

@@ -7,7 +7,7 @@ reference sent back. No SDK is imported here except by :func:`agents_function_to
 which builds the OpenAI Agents SDK's ``FunctionTool`` objects.
 
 Tool definitions: :func:`responses_api_tools`, :func:`chat_completions_tools`,
-:func:`anthropic_tools` (all in :mod:`streamshell.tools`). With ``strict=True`` OpenAI's
+:func:`anthropic_tools` (all in :mod:`streamshell.tools.formats`). With ``strict=True`` OpenAI's
 strict mode fills every omitted parameter with null: pass the same ``strict=True`` here
 and the nulls are dropped before dispatch, so the tools' defaults apply.
 """
@@ -18,9 +18,10 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .dispatch import Arguments, handle_function_call
-from .manager import SessionManager
-from .tools import TOOL_SPECS, JsonObject
+from .backend import SessionBackend
+from .dispatch import handle_function_call
+from .registry import MODEL_TOOLS, TOOLS, Arguments
+from .schema import JsonObject
 
 if TYPE_CHECKING:
     from agents import FunctionTool, ToolContext
@@ -59,13 +60,13 @@ def strict_arguments(arguments: Arguments) -> Arguments:
     return {key: value for key, value in parsed.items() if value is not None}
 
 
-async def _run(manager: SessionManager, name: str, arguments: Arguments, strict: bool) -> tuple[str, bool]:
+async def _run(manager: SessionBackend, name: str, arguments: Arguments, strict: bool) -> tuple[str, bool]:
     result = await handle_function_call(manager, name, strict_arguments(arguments) if strict else arguments)
     return result.content, result.success
 
 
 async def responses_function_call_outputs(
-    manager: SessionManager, response: Any, *, strict: bool = False
+    manager: SessionBackend, response: Any, *, strict: bool = False
 ) -> list[JsonObject]:
     """Run a Responses API response's ``function_call`` items; return their ``function_call_output`` items.
 
@@ -80,7 +81,7 @@ async def responses_function_call_outputs(
 
 
 async def chat_completions_tool_messages(
-    manager: SessionManager, message: Any, *, strict: bool = False
+    manager: SessionBackend, message: Any, *, strict: bool = False
 ) -> list[JsonObject]:
     """Run a Chat Completions assistant message's ``tool_calls``; return the ``role: "tool"`` messages."""
     replies = []
@@ -91,7 +92,7 @@ async def chat_completions_tool_messages(
     return replies
 
 
-async def anthropic_tool_results(manager: SessionManager, message: Any) -> list[JsonObject]:
+async def anthropic_tool_results(manager: SessionBackend, message: Any) -> list[JsonObject]:
     """Run an Anthropic message's ``tool_use`` blocks; return the ``tool_result`` blocks for the next
     user message (``is_error`` when the call failed, e.g. bad arguments or an ended session).
 
@@ -113,7 +114,7 @@ async def anthropic_tool_results(manager: SessionManager, message: Any) -> list[
 
 
 def agents_function_tools(
-    manager: SessionManager, *, extended: bool = False, strict: bool = True
+    manager: SessionBackend, *, extended: bool = False, strict: bool = True
 ) -> list[FunctionTool]:
     """``exec_command`` and ``write_stdin`` as OpenAI Agents SDK ``FunctionTool``s bound to ``manager``.
 
@@ -124,18 +125,18 @@ def agents_function_tools(
 
     return [
         FunctionTool(
-            name=spec.name,
-            description=spec.description,
-            params_json_schema=spec.parameters(extended=extended, strict=strict),
-            on_invoke_tool=_agents_invoker(manager, spec.name, strict),
+            name=name,
+            description=TOOLS[name].description,
+            params_json_schema=TOOLS[name].parameters(extended=extended, strict=strict),
+            on_invoke_tool=_agents_invoker(manager, name, strict),
             strict_json_schema=strict,
         )
-        for spec in TOOL_SPECS
+        for name in MODEL_TOOLS
     ]
 
 
 def _agents_invoker(
-    manager: SessionManager, name: str, strict: bool
+    manager: SessionBackend, name: str, strict: bool
 ) -> Callable[[ToolContext[Any], str], Awaitable[str]]:
     """The Agents SDK's ``on_invoke_tool`` for tool ``name``: the arguments' JSON in, the result text out."""
 

@@ -10,13 +10,23 @@ paths are taken from the current directory, as Codex takes them.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from .._engine.options import (
+    BOOLEAN,
+    ManagerOptions,
+    Rejected,
+    Rule,
+    option,
+    option_doc,
+    user_options,
+)
 
 DEFAULT_MODEL = "gpt-5"
 """The model Codex 0.29.0 used by default."""
@@ -26,24 +36,53 @@ class ConfigError(Exception):
     """A config file or override that cannot be used; ``str()`` says what and where."""
 
 
+def _string(value: Any) -> str:
+    if isinstance(value, str) and value:
+        return value
+    raise Rejected
+
+
+def _url(value: Any) -> str:
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return value
+    raise Rejected
+
+
+def _path(value: Any) -> str:
+    return os.path.abspath(os.path.expanduser(_string(value)))
+
+
+def _manager_option(name: str) -> Any:
+    """A config key that is a session manager option: its default, rule and help come from
+    :class:`ManagerOptions`, declared there once."""
+    f = ManagerOptions.__dataclass_fields__[name]
+    doc = option_doc(f)
+    return option(f.default, doc.rule, doc.help, user=True)
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything ``streamshell agent`` can be configured with, and the defaults."""
 
-    model: str = DEFAULT_MODEL
-    """The model to ask."""
-    base_url: str | None = None
-    """The Responses API endpoint; None: ``$OPENAI_BASE_URL``, else OpenAI's."""
-    experimental_use_exec_command_tool: bool = False
-    """Advertise exec_command + write_stdin instead of the one-shot ``shell`` tool (Codex's flag)."""
-    experimental_instructions_file: str | None = None
-    """A file whose contents replace the built-in instructions."""
-    max_sessions: int = 64
-    """Sessions open at most; starting one more prunes one."""
-    keep_unread_output: bool = True
-    """Return output printed between calls with the next call."""
-    cwd: str | None = None
-    """Working directory of the commands; None: the current one."""
+    model: str = option(DEFAULT_MODEL, Rule("a model name (a non-empty string)", _string), "the model to ask")
+    base_url: str | None = option(
+        None,
+        Rule('an http:// or https:// URL, e.g. "http://127.0.0.1:8000/v1"', _url),
+        "the Responses API endpoint; default: $OPENAI_BASE_URL, else OpenAI's",
+    )
+    experimental_use_exec_command_tool: bool = option(
+        False,
+        BOOLEAN,
+        "advertise exec_command + write_stdin instead of the one-shot shell tool (Codex's flag)",
+    )
+    experimental_instructions_file: str | None = option(
+        None,
+        Rule("a file path (a non-empty string)", _path),
+        "a file whose contents replace the built-in instructions",
+    )
+    max_sessions: int = _manager_option("max_sessions")
+    keep_unread_output: bool = _manager_option("keep_unread_output")
+    cwd: str | None = _manager_option("cwd")
 
     def instructions(self, default: str) -> str:
         """The instructions to send: ``default``, or the instructions file's contents (trimmed)."""
@@ -58,52 +97,13 @@ class Config:
             raise ConfigError(f"experimental_instructions_file {path}: the file is empty")
         return text
 
-
-@dataclass(frozen=True)
-class _Rule:
-    """What a key accepts: ``expected`` says it in words; ``convert`` returns the value or None."""
-
-    expected: str
-    convert: Callable[[Any], Any]
+    def manager_options(self) -> ManagerOptions:
+        """The session manager's options this configuration sets."""
+        return ManagerOptions(**{f.name: getattr(self, f.name) for f in user_options()})
 
 
-def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _url(value: Any) -> str | None:
-    ok = isinstance(value, str) and value.startswith(("http://", "https://"))
-    return value if ok else None
-
-
-def _boolean(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
-def _positive(value: Any) -> int | None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
-    return value if ok else None
-
-
-def _path(value: Any) -> str | None:
-    return os.path.abspath(os.path.expanduser(value)) if _string(value) else None
-
-
-def _directory(value: Any) -> str | None:
-    path = _path(value)
-    return path if path is not None and os.path.isdir(path) else None
-
-
-_RULES: dict[str, _Rule] = {
-    "model": _Rule("a model name (a non-empty string)", _string),
-    "base_url": _Rule('an http:// or https:// URL, e.g. "http://127.0.0.1:8000/v1"', _url),
-    "experimental_use_exec_command_tool": _Rule("true or false", _boolean),
-    "experimental_instructions_file": _Rule("a file path (a non-empty string)", _path),
-    "max_sessions": _Rule("a whole number >= 1", _positive),
-    "keep_unread_output": _Rule("true or false", _boolean),
-    "cwd": _Rule("an existing directory", _directory),
-}
-ACCEPTED_KEYS = tuple(_RULES)
+_FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+ACCEPTED_KEYS = tuple(_FIELDS)
 
 
 def default_config_path(environ: Mapping[str, str] = os.environ) -> Path:
@@ -146,7 +146,7 @@ def _read_file(path: Path, *, explicit: bool) -> dict[str, Any]:
 
 def _apply(config: Config, values: Mapping[str, Any], source: str) -> Config:
     """``config`` with ``values`` (from ``source``) checked and set."""
-    unknown = [key for key in values if key not in _RULES]
+    unknown = [key for key in values if key not in _FIELDS]
     if unknown:
         raise ConfigError(
             f"{source}: unknown config key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
@@ -154,12 +154,10 @@ def _apply(config: Config, values: Mapping[str, Any], source: str) -> Config:
         )
     checked = {}
     for key, value in values.items():
-        rule = _RULES[key]
-        converted = rule.convert(value)
-        if converted is None:
-            shown = json.dumps(value, default=str, ensure_ascii=False)
-            raise ConfigError(f"{source}: {key} = {shown} is not {rule.expected}")
-        checked[key] = converted
+        try:
+            checked[key] = option_doc(_FIELDS[key]).rule.apply(key, value)
+        except Rejected as e:
+            raise ConfigError(f"{source}: {e}") from None
     return replace(config, **checked)
 
 

@@ -1,0 +1,355 @@
+"""The session manager: session ids, the session table, pruning, and the calls.
+
+One manager owns its sessions' processes: every session runs in its own process
+group, and the group is killed (SIGHUP/SIGTERM, then SIGKILL) when its exit has
+been reported, when it is killed or pruned, when the manager closes, and at
+interpreter exit if the owner never closed the manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Coroutine
+from types import TracebackType
+from typing import Any, Self
+
+from ..errors import (
+    InvalidArgumentsError,
+    ManagerClosedError,
+    NoTerminalError,
+    SessionEndedError,
+    SpawnError,
+    UnknownSessionError,
+)
+from ..params import DEFAULT_MAX_OUTPUT_TOKENS, ExecCommandParams, WriteStdinParams
+from ..results import ExecCommandOutput, Exited, Ongoing, SessionInfo
+from .buffer import WINDOW_SLACK, Captured
+from .environment import check_env_entry, child_environment, inherited_environment
+from .options import ManagerOptions
+from .session import OutputCallback, Session
+from .spawn import Launch, LaunchError, spawn_pipes, spawn_pty
+from .truncation import TOKEN_BYTES
+from .watchdog import Watchdog
+
+MAX_CALL_WINDOW = 64 << 20
+"""However large a call's token budget, a session keeps at most this many bytes at each end."""
+
+ENDED_MEMORY = 4096
+"""Ended sessions whose fate (exit code, pruned, killed) is remembered for later calls."""
+
+log = logging.getLogger(__name__)
+
+
+def _kill_process_groups(pgids: set[int]) -> None:
+    """Last resort at interpreter exit (or garbage collection) of an unclosed manager."""
+    for pgid in list(pgids):
+        with contextlib.suppress(OSError):
+            os.killpg(pgid, signal.SIGKILL)
+    pgids.clear()
+
+
+class SessionManager:
+    """Runs ``exec_command`` / ``write_stdin`` calls; an async context manager that owns its sessions.
+
+    Configured by one :class:`ManagerOptions`, given as it is or as keyword arguments
+    (``SessionManager(max_sessions=8)``); see there for every option and its default.
+    """
+
+    def __init__(self, options: ManagerOptions | None = None, /, **kwargs: Any) -> None:
+        if options is not None and kwargs:
+            raise TypeError("give SessionManager either a ManagerOptions or keyword arguments, not both")
+        self.options = options if options is not None else ManagerOptions(**kwargs)
+        opts = self.options
+        self._idle_window = opts.max_unread_bytes // 2
+        self._cwd = opts.cwd or os.getcwd()
+        inherited = inherited_environment(os.environ, opts.drop_env_containing)
+        self._base_env = {tty: child_environment(inherited, opts.env or {}, tty=tty) for tty in (True, False)}
+        self._next_id = 0
+        self._sessions: OrderedDict[int, Session] = OrderedDict()  # least recently used first
+        self._ended: OrderedDict[int, str] = OrderedDict()
+        self._cleanups: set[asyncio.Task[None]] = set()
+        self._pgids: set[int] = set()
+        self._watchdog = Watchdog(opts.kill_grace) if opts.watchdog else None
+        self._closed = False
+        self._finalizer = weakref.finalize(self, _kill_process_groups, self._pgids)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return (
+            f"<SessionManager {state} sessions={len(self._sessions)}/{self.options.max_sessions} "
+            f"next_id={self._next_id} cleanups={len(self._cleanups)}>"
+        )
+
+    # ----- the two tools ---------------------------------------------------------------------
+
+    async def exec_command(
+        self, params: ExecCommandParams, *, on_output: OutputCallback | None = None
+    ) -> ExecCommandOutput:
+        """Start ``params.cmd`` in a new session and collect its output until it exits or
+        ``yield_time_ms`` passes. Every call takes a session id, even when the spawn fails.
+
+        ``on_output`` receives the output as it arrives (decoded text), for live display.
+        """
+        started = time.monotonic()
+        session = self._start(params)
+        try:
+            return await self._collect(
+                session, started, params.yield_time_ms, params.max_output_tokens, on_output
+            )
+        except asyncio.CancelledError:
+            # Nobody learnt this session's id: it could never be used or stopped. Kill it.
+            self._retire(session, "was killed: the exec_command that started it was cancelled")
+            raise
+
+    async def write_stdin(
+        self, params: WriteStdinParams, *, on_output: OutputCallback | None = None
+    ) -> ExecCommandOutput:
+        """Type ``params.chars`` into a session, then collect its output until it exits or
+        ``yield_time_ms`` passes. Empty ``chars`` just polls."""
+        started = time.monotonic()
+        self._check_open()
+        session = self._get(params.session_id)
+        return await self._collect(
+            session, started, params.yield_time_ms, params.max_output_tokens, on_output, params.chars
+        )
+
+    # ----- the rest of the API ---------------------------------------------------------------
+
+    def list_sessions(self) -> list[SessionInfo]:
+        """The live sessions (exited ones whose exit was not yet reported included), by id."""
+        return [s.info() for s in sorted(self._sessions.values(), key=lambda s: s.id)]
+
+    async def kill_session(
+        self, session_id: int, *, max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
+    ) -> ExecCommandOutput:
+        """Kill a session's process group and return its last output with its exit code."""
+        started = time.monotonic()
+        self._check_open()
+        session = self._get(session_id)
+        session.log.info("killing its process group (kill_session)")
+        exit = await session.terminate(self.options.kill_grace)
+        try:
+            async with session.call(self._idle_window):
+                await session.wait_done(self.options.exit_drain_timeout)
+                captured = session.take(self._idle_window)
+                self._retire(session, f"was killed (exit code {exit.code})")
+        except SessionEndedError:  # a call in flight saw the exit and reported it first
+            return ExecCommandOutput(time.monotonic() - started, exit, None, "", session_id=session_id)
+        return self._result(started, captured, exit, session_id, max_output_tokens, 0)
+
+    async def run(
+        self, params: ExecCommandParams, *, timeout: float, on_output: OutputCallback | None = None
+    ) -> tuple[ExecCommandOutput, bool]:
+        """Run ``params.cmd`` to completion, in one call: wait up to ``timeout`` seconds (not
+        capped by ``max_yield_time_ms``), then kill its group. The session never outlives the
+        call; its whole output is truncated once, to ``params.max_output_tokens``.
+
+        Returns the output (always ``Exited``) and whether the timeout killed it.
+        """
+        started = time.monotonic()
+        session = self._start(params)
+        try:
+            async with session.call(self._call_window(params.max_output_tokens)):
+                with session.stream_to(on_output):
+                    timed_out = not await session.wait_done(timeout)
+                    if timed_out:
+                        session.log.info("killing its process group: ran longer than %.3f s", timeout)
+                        await session.terminate(self.options.kill_grace)
+                        await session.wait_done(self.options.exit_drain_timeout)
+                    captured = session.take(self._idle_window)
+                exit = session.exit
+                assert exit is not None
+                self._retire(session, f"already exited with code {exit.code}")
+        except asyncio.CancelledError:
+            self._retire(session, "was killed: the call that started it was cancelled")
+            raise
+        return self._result(started, captured, exit, session.id, params.max_output_tokens, 0), timed_out
+
+    async def resize(self, session_id: int, rows: int, cols: int) -> None:
+        """Set a session's terminal size; the program gets SIGWINCH."""
+        self._check_open()
+        for name, value in (("rows", rows), ("cols", cols)):
+            if not 1 <= value <= 0xFFFF:
+                raise InvalidArgumentsError(f"{name}: must be between 1 and 65535, got {value}")
+        session = self._get(session_id)
+        if not session.tty:
+            raise NoTerminalError(f"session id {session_id} has no terminal to resize (it runs on pipes)")
+        session.resize(rows, cols)
+
+    async def aclose(self) -> None:
+        """Kill every session's process group and wait until they are gone. Idempotent."""
+        if not self._closed:
+            log.info("closing the session manager: killing %d session(s)", len(self._sessions))
+        self._closed = True
+        for session in list(self._sessions.values()):
+            self._retire(session, "was killed when the session manager closed")
+        while self._cleanups:
+            await asyncio.gather(*self._cleanups, return_exceptions=True)
+        if self._watchdog is not None:
+            await self._watchdog.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # ----- internals -------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ManagerClosedError
+
+    def _start(self, params: ExecCommandParams) -> Session:
+        """Take the next session id and start the session (pruning one when at the cap)."""
+        self._check_open()
+        session_id = self._next_id
+        self._next_id += 1
+        try:
+            spawned = (spawn_pty if params.tty else spawn_pipes)(self._launch(params))
+        except LaunchError as e:
+            log.info("session %d: could not start %r: %s", session_id, params.cmd, e)
+            self._remember_end(session_id, "never started: its process could not be created")
+            raise SpawnError(session_id, str(e)) from None
+        if len(self._sessions) >= self.options.max_sessions:
+            self._prune_one()
+        session = Session(
+            session_id,
+            params.cmd,
+            spawned,
+            tty=params.tty,
+            window=self._call_window(params.max_output_tokens),
+            drain_timeout=self.options.exit_drain_timeout,
+        )
+        self._sessions[session_id] = session
+        self._own(spawned.pid)
+        return session
+
+    def _launch(self, params: ExecCommandParams) -> Launch:
+        for name, value in (params.env or {}).items():
+            problem = check_env_entry(name, value)
+            if problem:
+                raise LaunchError(problem)
+        cwd = os.path.join(self._cwd, os.path.expanduser(params.workdir)) if params.workdir else self._cwd
+        env = self._base_env[params.tty]
+        if params.env:
+            env = {**env, **params.env}
+        return Launch([params.shell, "-lc" if params.login else "-c", params.cmd], env, cwd)
+
+    def _call_window(self, max_output_tokens: int) -> int:
+        """Bytes to keep at each end while a call with this budget collects (exact truncation)."""
+        return max(self._idle_window, min(max_output_tokens * TOKEN_BYTES + WINDOW_SLACK, MAX_CALL_WINDOW))
+
+    def _get(self, session_id: int) -> Session:
+        session = self._sessions.get(session_id)
+        if session is not None:
+            return session
+        if session_id in self._ended:
+            raise SessionEndedError(session_id, self._ended[session_id])
+        if 0 <= session_id < self._next_id:
+            raise SessionEndedError(session_id, "has ended")
+        raise UnknownSessionError(session_id)
+
+    async def _collect(
+        self,
+        session: Session,
+        started: float,
+        yield_time_ms: int,
+        max_output_tokens: int,
+        on_output: OutputCallback | None,
+        chars: str | None = None,
+    ) -> ExecCommandOutput:
+        """Type ``chars`` (write_stdin only), wait for exit or the yield time, then take the
+        session's output. Calls on one session take turns."""
+        # Input is never held back behind another call that is waiting on this session (a
+        # Ctrl-C must interrupt now); that call takes the output up to its end, this one the rest.
+        written_early = bool(chars) and session.busy
+        if chars and written_early:
+            session.write(chars.encode())
+        discard = chars is not None and not written_early and not self.options.keep_unread_output
+        async with session.call(self._call_window(max_output_tokens), discard_unread=discard):
+            self._sessions.move_to_end(session.id)
+            with session.stream_to(on_output):
+                if chars and not written_early:
+                    session.write(chars.encode())
+                deadline = started + min(yield_time_ms, self.options.max_yield_time_ms) / 1000
+                await session.wait_done(deadline - time.monotonic())
+                captured = session.take(self._idle_window)
+            exit = session.exit
+            if exit is not None:
+                self._retire(session, f"already exited with code {exit.code}")
+        pending = session.pending_input if exit is None else 0
+        return self._result(started, captured, exit, session.id, max_output_tokens, pending)
+
+    def _result(
+        self,
+        started: float,
+        captured: Captured,
+        exit: Exited | None,
+        session_id: int,
+        tokens: int,
+        pending: int,
+    ) -> ExecCommandOutput:
+        text, original = captured.render(tokens * TOKEN_BYTES)
+        status = exit if exit is not None else Ongoing(session_id)
+        return ExecCommandOutput(time.monotonic() - started, status, original, text, pending, session_id)
+
+    def _prune_one(self) -> None:
+        """Make room: an exited session if one is unprotected, else the least recently used."""
+        ids = list(self._sessions)
+        candidates = ids[: len(ids) - self.options.protected] or ids
+        victim = next((i for i in candidates if self._sessions[i].exit is not None), candidates[0])
+        cap = self.options.max_sessions
+        self._sessions[victim].log.info("pruned: %d sessions open, at most %d", len(ids), cap)
+        self._retire(
+            self._sessions[victim],
+            f"was pruned to stay within {cap} open sessions (its processes were killed)",
+        )
+
+    def _remember_end(self, session_id: int, how: str) -> None:
+        self._ended[session_id] = how
+        while len(self._ended) > ENDED_MEMORY:
+            self._ended.popitem(last=False)
+
+    def _retire(self, session: Session, how: str) -> None:
+        """Let go of a session: later calls get ``how``; its process group is killed."""
+        if session.ended is not None:
+            return
+        session.retire(how)
+        del self._sessions[session.id]
+        self._remember_end(session.id, how)
+        if session.release_if_finished():
+            self._disown(session.pid)
+        else:
+            self._track(self._dispose(session))
+
+    async def _dispose(self, session: Session) -> None:
+        try:
+            await session.dispose(self.options.kill_grace)
+        finally:
+            self._disown(session.pid)
+
+    def _own(self, pgid: int) -> None:
+        """A new process group: killed at interpreter exit, or by the watchdog if we die."""
+        self._pgids.add(pgid)
+        if self._watchdog is not None:
+            self._watchdog.register(pgid)
+
+    def _disown(self, pgid: int) -> None:
+        self._pgids.discard(pgid)
+        if self._watchdog is not None:
+            self._watchdog.unregister(pgid)
+
+    def _track(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)

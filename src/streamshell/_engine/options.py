@@ -1,0 +1,220 @@
+"""A session manager's options: one frozen dataclass, one set of defaults, one validation.
+
+Each option is a field declared with :func:`option`: its default, a :class:`Rule` (what it
+accepts, in words, and how a value is checked and normalized) and a help line. The
+manager, the ``serve`` command line, the agent's config file and the agent all read
+these declarations, so a default or a check is written once. Options marked ``user``
+are the ones people set on the command line (``--max-sessions``) and in config files
+(``max_sessions = 8``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .environment import DEFAULT_DROP_ENV_CONTAINING, check_env_entry
+
+_RULE = "streamshell.option"
+
+
+class Rejected(ValueError):
+    """A value an option does not accept."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What an option accepts: ``expected`` says it in words; ``convert`` returns the value as
+    the option holds it, or raises :class:`Rejected` (optionally with a more precise reason)."""
+
+    expected: str
+    convert: Callable[[Any], Any]
+
+    def problem(self, name: str, value: Any) -> str:
+        """The one-line complaint about ``value`` for option ``name``."""
+        shown = json.dumps(value, default=str, ensure_ascii=False)
+        return f"{name} = {shown} is not {self.expected}"
+
+    def apply(self, name: str, value: Any) -> Any:
+        """``value`` converted, or :class:`Rejected` whose text names the option."""
+        try:
+            return self.convert(value)
+        except Rejected as e:
+            detail = str(e)
+            raise Rejected(detail if detail else self.problem(name, value)) from None
+
+
+@dataclass(frozen=True)
+class OptionDoc:
+    """An option's rule, its help line, and whether people set it (flags, config keys)."""
+
+    rule: Rule
+    help: str
+    user: bool
+
+
+def option(default: Any, rule: Rule, help: str, *, user: bool = False) -> Any:
+    """Declare an option: a dataclass field with its :class:`OptionDoc`."""
+    return field(default=default, metadata={_RULE: OptionDoc(rule, help, user)})
+
+
+def option_doc(f: dataclasses.Field[Any]) -> OptionDoc:
+    """The :class:`OptionDoc` of an option's field."""
+    doc: OptionDoc = f.metadata[_RULE]
+    return doc
+
+
+# ----- rules ---------------------------------------------------------------------------------
+
+
+def _whole(value: Any, minimum: int) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= minimum:
+        return value
+    raise Rejected
+
+
+def whole_number(minimum: int) -> Rule:
+    return Rule(f"a whole number >= {minimum}", lambda v: _whole(v, minimum))
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+        return float(value)
+    raise Rejected
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise Rejected
+
+
+def _directory(value: Any) -> str:
+    if isinstance(value, str | os.PathLike):
+        path = os.path.abspath(os.path.expanduser(os.fspath(value)))
+        if os.path.isdir(path):
+            return path
+    raise Rejected
+
+
+def _environment(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise Rejected
+    for name, item in value.items():
+        if not isinstance(name, str) or not isinstance(item, str):
+            raise Rejected
+        problem = check_env_entry(name, item)
+        if problem:
+            raise Rejected(problem)
+    return dict(value)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise Rejected
+    names = tuple(value)
+    if not all(isinstance(n, str) and n for n in names):
+        raise Rejected
+    return names
+
+
+def optional(rule: Rule) -> Rule:
+    """``rule``, or None (the option's default: nobody types a null)."""
+    return Rule(rule.expected, lambda v: None if v is None else rule.convert(v))
+
+
+BOOLEAN = Rule("true or false", _boolean)
+SECONDS = Rule("a number of seconds >= 0", _seconds)
+DIRECTORY = Rule("an existing directory", _directory)
+ENVIRONMENT = Rule("a map of variable names to string values", _environment)
+NAMES = Rule("a list of non-empty strings", _names)
+
+
+# ----- the options ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ManagerOptions:
+    """Everything a :class:`~streamshell.SessionManager` can be configured with.
+
+    ``SessionManager(**kwargs)`` builds one of these; a bad value is a ``ValueError`` that
+    names the option and says what it accepts.
+    """
+
+    keep_unread_output: bool = option(
+        True,
+        BOOLEAN,
+        "return output printed between calls with the next call; false: a call sees only output "
+        "from its own start on, as the reference",
+        user=True,
+    )
+    max_sessions: int = option(
+        64,
+        whole_number(1),
+        "open sessions at most; starting one more prunes one (exited ones first, then the least "
+        "recently used)",
+        user=True,
+    )
+    protected_sessions: int | None = option(
+        None,
+        optional(whole_number(0)),
+        "the most recently used sessions that are never pruned (default: min(8, max_sessions // 8))",
+    )
+    max_unread_bytes: int = option(
+        1 << 20,
+        whole_number(2),
+        "output kept for a session between calls: head and tail halves; the middle is counted",
+    )
+    max_yield_time_ms: int = option(30_000, whole_number(0), "longer yield_time_ms are clamped to this")
+    cwd: str | None = option(
+        None,
+        optional(DIRECTORY),
+        "working directory of new sessions (default: this process's when the manager is made)",
+        user=True,
+    )
+    env: Mapping[str, str] | None = option(None, optional(ENVIRONMENT), "variables set for every session")
+    drop_env_containing: tuple[str, ...] = option(
+        DEFAULT_DROP_ENV_CONTAINING,
+        NAMES,
+        "inherited variables whose upper-cased name contains one of these are not passed on",
+    )
+    kill_grace: float = option(0.5, SECONDS, "seconds between SIGTERM and SIGKILL when killing a group")
+    exit_drain_timeout: float = option(
+        0.1,
+        SECONDS,
+        "after a process exits, how long to wait for the end of its output when a background child "
+        "keeps the terminal open",
+    )
+    watchdog: bool = option(
+        True,
+        BOOLEAN,
+        "start a helper process that kills the sessions' process groups if this process dies "
+        "without closing the manager",
+    )
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = option_doc(f).rule.apply(f.name, getattr(self, f.name))
+            object.__setattr__(self, f.name, value)
+        if self.protected_sessions is not None and self.protected_sessions >= self.max_sessions:
+            raise Rejected(
+                f"protected_sessions = {self.protected_sessions} must be less than "
+                f"max_sessions ({self.max_sessions})"
+            )
+
+    @property
+    def protected(self) -> int:
+        """The number of most recently used sessions that pruning spares."""
+        if self.protected_sessions is not None:
+            return self.protected_sessions
+        return min(8, self.max_sessions // 8)
+
+
+def user_options() -> tuple[dataclasses.Field[Any], ...]:
+    """The options people set on the command line and in config files, in declaration order."""
+    return tuple(f for f in dataclasses.fields(ManagerOptions) if option_doc(f).user)

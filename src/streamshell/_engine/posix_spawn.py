@@ -1,0 +1,206 @@
+"""libc's ``posix_spawn`` through ctypes, with a working-directory action and every return code checked.
+
+``os.posix_spawn`` has no working-directory action, and CPython's ``preexec_fn`` (the
+other way to run code in the child) makes ``subprocess`` fork instead of vfork. glibc
+(>= 2.29) and musl (>= 1.1.24) have ``posix_spawn_file_actions_addchdir_np``, so the
+function is called from libc directly. libc is loaded on first use, not at import.
+
+Every call's result is checked: the ``posix_spawn*`` functions return an error number,
+``sigfillset``/``sigemptyset``/``posix_openpt``/``grantpt``/``unlockpt`` return -1 and set
+``errno``. A failed file action raises before anything is started, so a child never
+starts in the wrong directory or on the wrong terminal.
+
+The opaque C types are given their sizes on 64-bit glibc and musl (the largest of the
+ABIs streamshell runs on; 32-bit ABIs are smaller). ``tests/test_spawn.py`` compiles a C
+program that checks them against the real ``sizeof``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import sys
+from collections.abc import Sequence
+
+SIGSET_BYTES = 128
+"""``sizeof(sigset_t)``: 1024 bits on glibc and musl."""
+SPAWNATTR_BYTES = 336
+"""``sizeof(posix_spawnattr_t)`` on 64-bit glibc and musl."""
+FILE_ACTIONS_BYTES = 80
+"""``sizeof(posix_spawn_file_actions_t)`` on 64-bit glibc and musl."""
+
+POSIX_SPAWN_SETSIGDEF = 0x04
+POSIX_SPAWN_SETSIGMASK = 0x08
+POSIX_SPAWN_SETSID = 0x80
+"""glibc's flag values (``<spawn.h>``); ``POSIX_SPAWN_SETSID`` needs glibc >= 2.26."""
+
+
+def _opaque(size: int) -> type[ctypes.Array[ctypes.c_uint64]]:
+    """A buffer of ``size`` bytes, 8-byte aligned, standing for an opaque C type."""
+    return ctypes.c_uint64 * (size // 8)
+
+
+SigSet = _opaque(SIGSET_BYTES)
+SpawnAttr = _opaque(SPAWNATTR_BYTES)
+FileActions = _opaque(FILE_ACTIONS_BYTES)
+
+
+class SetupError(OSError):
+    """A libc call that prepares a spawn failed; nothing was started. ``strerror`` names the call."""
+
+
+def _check_result(result: int, what: str) -> None:
+    """Raise for a ``posix_spawn*`` result, which is an error number (0: success)."""
+    if result:
+        raise SetupError(result, f"{what}: {os.strerror(result)}")
+
+
+def _check_minus_one(result: int, what: str) -> int:
+    """Raise for a -1 result (the error is in ``errno``); return the result otherwise."""
+    if result == -1:
+        err = ctypes.get_errno()
+        raise SetupError(err, f"{what}: {os.strerror(err)}")
+    return result
+
+
+class PosixSpawn:
+    """``posix_spawn`` with shared attributes (new session, default signals) and per-call file actions."""
+
+    def __init__(self) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        ptr = ctypes.c_void_p
+        argv_t = ctypes.POINTER(ctypes.c_char_p)
+        libc.posix_spawn.argtypes = [ctypes.POINTER(ctypes.c_int), ctypes.c_char_p, ptr, ptr, argv_t, argv_t]
+        libc.posix_spawn_file_actions_addopen.argtypes = [
+            ptr,
+            ctypes.c_int,
+            ctypes.c_char_p,
+            ctypes.c_int,
+            ctypes.c_uint,
+        ]
+        libc.posix_spawn_file_actions_adddup2.argtypes = [ptr, ctypes.c_int, ctypes.c_int]
+        libc.posix_spawn_file_actions_addchdir_np.argtypes = [ptr, ctypes.c_char_p]
+        libc.posix_spawnattr_setflags.argtypes = [ptr, ctypes.c_short]
+        libc.ptsname_r.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
+        self._libc = libc
+        self._attr = self._new_attributes()
+        self._last_env: tuple[dict[str, str], ctypes.Array[ctypes.c_char_p]] | None = None
+
+    def __repr__(self) -> str:
+        return "<PosixSpawn libc>"
+
+    def _new_attributes(self) -> ctypes.Array[ctypes.c_uint64]:
+        """The spawn attributes, the same for every child: new session, every signal at its
+        default, none blocked.
+
+        Resetting signals matters: a server started in the background by a shell
+        has SIGINT ignored and Python ignores SIGPIPE; children would inherit
+        that, and Ctrl-C in a session would do nothing. Built once and shared:
+        ``posix_spawn`` only reads them.
+        """
+        libc = self._libc
+        attr, sigdef, sigmask = SpawnAttr(), SigSet(), SigSet()
+        _check_result(libc.posix_spawnattr_init(attr), "posix_spawnattr_init")
+        _check_minus_one(libc.sigfillset(sigdef), "sigfillset")
+        _check_minus_one(libc.sigemptyset(sigmask), "sigemptyset")
+        _check_result(libc.posix_spawnattr_setsigdefault(attr, sigdef), "posix_spawnattr_setsigdefault")
+        _check_result(libc.posix_spawnattr_setsigmask(attr, sigmask), "posix_spawnattr_setsigmask")
+        flags = POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
+        _check_result(libc.posix_spawnattr_setflags(attr, flags), "posix_spawnattr_setflags")
+        return attr
+
+    def _envp(self, env: dict[str, str]) -> ctypes.Array[ctypes.c_char_p]:
+        """``env`` as a C ``envp``, reusing the previous one when ``env`` is equal to it.
+
+        It nearly always is (a manager's environment rarely changes), so encoding it
+        again for each spawn would be wasted work. The array keeps its bytes alive and
+        is never written to, so sharing it is safe.
+        """
+        last = self._last_env
+        if last is not None and last[0] == env:
+            return last[1]
+        encoded = [os.fsencode(f"{k}={v}") for k, v in env.items()]
+        envp = (ctypes.c_char_p * (len(encoded) + 1))(*encoded, None)
+        self._last_env = (dict(env), envp)
+        return envp
+
+    def open_pty(self) -> tuple[int, str]:
+        """A new PTY master and the path of its slave, which only the child opens.
+
+        ``os.openpty`` opens the slave in this process as well, and the child then
+        opens it again by path to make it its controlling terminal: not opening it
+        here saves system calls on every spawn. The child has opened it by the time
+        ``posix_spawn`` returns, so the master never reads EIO before that.
+        """
+        libc = self._libc
+        master = _check_minus_one(libc.posix_openpt(os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC), "posix_openpt")
+        name = ctypes.create_string_buffer(64)
+        try:
+            _check_minus_one(libc.grantpt(master), "grantpt")
+            _check_minus_one(libc.unlockpt(master), "unlockpt")
+            _check_result(libc.ptsname_r(master, name, len(name)), "ptsname_r")
+        except OSError:
+            os.close(master)
+            raise
+        return master, os.fsdecode(name.value)
+
+    def _file_actions(
+        self,
+        actions: ctypes.Array[ctypes.c_uint64],
+        cwd: str,
+        opens: Sequence[tuple[int, str]],
+        dups: Sequence[tuple[int, int]],
+    ) -> None:
+        libc = self._libc
+        for fd, path in opens:
+            result = libc.posix_spawn_file_actions_addopen(actions, fd, os.fsencode(path), os.O_RDWR, 0)
+            _check_result(result, f"opening {path} in the child")
+        for src, dst in dups:
+            _check_result(
+                libc.posix_spawn_file_actions_adddup2(actions, src, dst), "posix_spawn_file_actions_adddup2"
+            )
+        result = libc.posix_spawn_file_actions_addchdir_np(actions, os.fsencode(cwd))
+        _check_result(result, "posix_spawn_file_actions_addchdir_np")
+
+    def __call__(
+        self,
+        path: str,
+        argv: Sequence[str],
+        env: dict[str, str],
+        cwd: str,
+        opens: Sequence[tuple[int, str]],
+        dups: Sequence[tuple[int, int]],
+    ) -> int:
+        """Start ``path`` in ``cwd``: first open ``opens`` (fd, path), then ``dups`` (src, dst).
+
+        Returns the child's pid; raises OSError when a file action cannot be recorded or
+        the spawn fails (the child then never ran).
+        """
+        libc = self._libc
+        actions = FileActions()
+        _check_result(libc.posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init")
+        try:
+            self._file_actions(actions, cwd, opens, dups)
+            encoded = [os.fsencode(a) for a in argv]
+            c_argv = (ctypes.c_char_p * (len(encoded) + 1))(*encoded, None)
+            pid = ctypes.c_int()
+            result = libc.posix_spawn(
+                ctypes.byref(pid), os.fsencode(path), actions, self._attr, c_argv, self._envp(env)
+            )
+        finally:
+            libc.posix_spawn_file_actions_destroy(actions)
+        if result:
+            raise OSError(result, os.strerror(result), path)
+        return pid.value
+
+
+@functools.cache
+def posix_spawn() -> PosixSpawn | None:
+    """The libc spawner, loaded on first use; None off Linux or where libc lacks a function."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return PosixSpawn()
+    except (OSError, AttributeError):
+        return None

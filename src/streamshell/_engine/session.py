@@ -1,0 +1,391 @@
+"""One running command: its process, its terminal (or pipes), its input and its output.
+
+Everything happens on the event loop: the output fd is watched with ``add_reader`` from
+the moment the child exists (so nothing it prints before the first call is lost), input
+is written without blocking (:mod:`.input`), and exit comes from the process's pidfd.
+
+A session is a small state machine:
+
+==========  ==================================================  ===========================
+state       meaning                                             left by
+==========  ==================================================  ===========================
+RUNNING     the leader runs; output is read as it comes          leader exit -> EXITED, or
+                                                                 -> DONE if at EOF already
+EXITED      the leader exited (a zombie, pinning the group id);  EOF or ``drain_timeout``
+            what it printed last is still being read             -> DONE
+DONE        exited, output complete: the next call reports it    :meth:`retire`
+RETIRED     let go by the manager (exit reported, killed,        (final)
+            pruned, closed): calls get ``ended``; the fds close
+            once the group is dead (:meth:`dispose`)
+==========  ==================================================  ===========================
+
+Any state may go to RETIRED. The reader's end of file is tracked apart from the state:
+a background child can hold the terminal open after the leader exits (EXITED without
+EOF), and a leader can close its output before it exits (RUNNING at EOF).
+
+The manager drives a session only through its methods: :meth:`call` (take a turn),
+:meth:`stream_to`, :meth:`write`, :meth:`wait_done`, :meth:`take`, :meth:`retire`,
+:meth:`dispose`; it never touches the buffer or the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import enum
+import logging
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+
+from ..errors import SessionEndedError
+from ..results import Exited, SessionInfo
+from .buffer import Captured, OutputBuffer, dropped_marker
+from .input import InputQueue
+from .process import ChildProcess
+from .spawn import Spawned, set_window_size
+
+READ_SIZE = 65536
+"""Bytes asked for per read; a PTY hands out at most a page at a time, a pipe up to 64 KiB."""
+
+READS_PER_WAKEUP = 16
+"""Reads per readiness callback before yielding to the loop, so one flood cannot starve others."""
+
+log = logging.getLogger(__name__)
+
+OutputListener = Callable[[bytes], None]
+OutputCallback = Callable[[str], None]
+
+
+class State(enum.Enum):
+    RUNNING = "running"
+    EXITED = "exited"
+    DONE = "done"
+    RETIRED = "retired"
+
+
+_NEXT = {
+    State.RUNNING: {State.EXITED, State.DONE, State.RETIRED},
+    State.EXITED: {State.DONE, State.RETIRED},
+    State.DONE: {State.RETIRED},
+    State.RETIRED: set(),
+}
+"""The transitions the state machine allows."""
+
+
+class SessionLog(logging.LoggerAdapter[logging.Logger]):
+    """The ``streamshell`` logger, each message prefixed with its session (``session 3: ...``)."""
+
+    def process(self, msg: str, kwargs: object) -> tuple[str, object]:  # type: ignore[override]
+        return f"session {self.extra['session'] if self.extra else '?'}: {msg}", kwargs
+
+
+class Session:
+    """A command started by ``exec_command`` and addressed by later ``write_stdin`` calls."""
+
+    def __init__(
+        self,
+        session_id: int,
+        command: str,
+        spawned: Spawned,
+        *,
+        tty: bool,
+        window: int,
+        drain_timeout: float,
+    ) -> None:
+        self.id = session_id
+        self.command = command
+        self.tty = tty
+        self.pid = spawned.pid
+        self.started_at = time.time()
+        self.state = State.RUNNING
+        self.ended: str | None = None
+        """Why later calls cannot use the session, once it is RETIRED."""
+        self.log = SessionLog(log, {"session": session_id})
+        self._last_used = time.monotonic()
+        self._turn = asyncio.Lock()
+        self._buffer = OutputBuffer(window)
+        self._loop = asyncio.get_running_loop()
+        self._read_fd: int | None = spawned.read_fd
+        self._eof = False
+        self._complete = False
+        self._drain_timeout = drain_timeout
+        self._drain_timer: asyncio.TimerHandle | None = None
+        self._listeners: list[OutputListener] = []
+        self._done_waiters: list[asyncio.Future[None]] = []
+        self._input = InputQueue(spawned.write_fd, tty=tty, interrupt=self._interrupt, session_id=session_id)
+        self._loop.add_reader(spawned.read_fd, self._on_readable)
+        self._process = ChildProcess(spawned.pid, spawned.popen, self._on_exit)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Session {self.id} {self.state.value} pid={self.pid} {'pty' if self.tty else 'pipes'} "
+            f"unread={self.unread_bytes}B cmd={self.command[:40]!r}>"
+        )
+
+    # ----- state -----------------------------------------------------------------------------
+
+    def _to(self, state: State) -> None:
+        assert state in _NEXT[self.state], f"session {self.id}: {self.state} -> {state}"
+        self.state = state
+
+    @property
+    def exit(self) -> Exited | None:
+        """How the leader ended, once it has."""
+        return self._process.exit
+
+    @property
+    def done(self) -> bool:
+        """Exited and its output read to the end (or the drain wait ran out), or released:
+        nothing more will come."""
+        return self._complete
+
+    @property
+    def busy(self) -> bool:
+        """A call is collecting this session's output now."""
+        return self._turn.locked()
+
+    @property
+    def last_used(self) -> float:
+        """When a call last took a turn on the session (``time.monotonic``)."""
+        return self._last_used
+
+    @property
+    def unread_bytes(self) -> int:
+        """Output bytes printed since the last take, kept or not."""
+        return len(self._buffer)
+
+    @property
+    def pending_input(self) -> int:
+        """Input bytes queued but not yet accepted by the process."""
+        return self._input.pending
+
+    def info(self) -> SessionInfo:
+        """The session as ``list_sessions`` reports it."""
+        last_used = time.time() - (time.monotonic() - self._last_used)
+        code = self.exit.code if self.exit is not None else None
+        return SessionInfo(self.id, self.command, self.pid, self.tty, self.started_at, last_used, code)
+
+    def touch(self) -> None:
+        """Mark the session used now (pruning spares the most recently used)."""
+        self._last_used = time.monotonic()
+
+    @contextlib.asynccontextmanager
+    async def call(self, window: int, *, discard_unread: bool = False) -> AsyncIterator[None]:
+        """Take a turn: calls on one session collect its output one after another.
+
+        ``window`` is what the buffer keeps at each end while this call collects (enough for
+        its truncation to be exact); ``discard_unread`` forgets output printed before the call.
+        Raises :class:`SessionEndedError` when the session was retired meanwhile.
+        """
+        async with self._turn:
+            if self.ended is not None:
+                raise SessionEndedError(self.id, self.ended)
+            self.touch()
+            self._buffer.window = window
+            if discard_unread:
+                self._buffer.clear()
+            yield
+
+    async def wait_done(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for :attr:`done`; return it.
+
+        A future that :meth:`_finish` or a timer resolves: cheaper per call than
+        ``asyncio.timeout`` around an ``Event.wait`` (BENCHMARKS.md, spawn row).
+        """
+        if not self.done and timeout > 0:
+            waiter = self._loop.create_future()
+            self._done_waiters.append(waiter)
+            timer = self._loop.call_later(timeout, _resolve, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._done_waiters.remove(waiter)
+        return self.done
+
+    def _wake_waiters(self) -> None:
+        for waiter in self._done_waiters:
+            _resolve(waiter)
+
+    # ----- output ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def stream_to(self, on_output: OutputCallback | None) -> Iterator[None]:
+        """Forward output to ``on_output`` as decoded text while the block runs: first what the
+        session printed since the last take (the call returns it too), then each chunk as it
+        arrives. A character cut short at the end stays for the next call."""
+        if on_output is None:
+            yield
+            return
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+        def listener(data: bytes) -> None:
+            text = decoder.decode(data)
+            if text:
+                on_output(text)
+
+        unread = self._buffer.peek()
+        listener(unread.head)
+        if unread.dropped:
+            mid_line = bool(unread.head) and not unread.head.endswith(b"\n")
+            on_output(decoder.decode(b"", final=True) + dropped_marker(unread.dropped, new_line=mid_line))
+        listener(unread.tail)
+        self._listeners.append(listener)
+        try:
+            yield
+        finally:
+            self._listeners.remove(listener)
+            tail = decoder.decode(b"", final=self.done)
+            if tail:
+                on_output(tail)
+
+    def take(self, window: int) -> Captured:
+        """Everything printed since the last take (read what the kernel holds first); the buffer
+        then keeps ``window`` bytes at each end.
+
+        While more output can come, a character whose bytes have not all arrived stays
+        for the next take, rather than turning into U+FFFD at the end of this one and
+        the start of the next.
+        """
+        self._pump()
+        captured = self._buffer.take(keep_incomplete_char=not self.done)
+        self._buffer.window = window
+        return captured
+
+    def _pump(self) -> None:
+        """Read what the kernel already holds, so a call returns everything printed so far."""
+        if self._read_fd is not None and not self._eof:
+            self._on_readable()
+
+    def _on_readable(self) -> None:
+        fd = self._read_fd
+        if fd is None:
+            return
+        for _ in range(READS_PER_WAKEUP):
+            try:
+                data = os.read(fd, READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError:  # EIO: the last holder of the PTY's other side closed it
+                data = b""
+            if not data:
+                self._on_eof()
+                return
+            self._buffer.append(data)
+            for listener in self._listeners:
+                try:
+                    listener(data)
+                except Exception:  # a display's bug must not stop the session's reading
+                    log.exception("an output listener of session %d failed", self.id)
+
+    def _on_eof(self) -> None:
+        self._eof = True
+        if self._read_fd is not None:
+            self._loop.remove_reader(self._read_fd)
+        if self.exit is not None:
+            self._finish()
+
+    def _on_exit(self, exit: Exited) -> None:
+        """The leader exited: its output is complete at EOF, but a background child may hold
+        the terminal open, so wait for EOF only ``drain_timeout`` seconds."""
+        self.log.debug("leader exited: %r", exit)
+        if self._eof:
+            self._finish()
+            return
+        if self.state is State.RUNNING:
+            self._to(State.EXITED)
+        self._drain_timer = self._loop.call_later(self._drain_timeout, self._finish)
+
+    def _finish(self) -> None:
+        self._cancel_drain_timer()
+        self._pump()
+        if self.state is not State.RETIRED:
+            self._to(State.DONE)
+        self._complete = True
+        self._wake_waiters()
+
+    def _cancel_drain_timer(self) -> None:
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
+
+    # ----- input and control -----------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Queue input for the process (see :class:`InputQueue`); raises :class:`WriteError`."""
+        self._input.write(data)
+
+    def _interrupt(self) -> None:
+        """SIGINT to the foreground job of the terminal, or to the session's group.
+
+        The terminal has no foreground group (``tcgetpgrp`` says 0) once the leader has
+        exited, and ``killpg(0)`` would signal *our* group: the session's own group
+        (pinned by its unreaped leader) is the target then.
+        """
+        pgid = 0
+        if self.tty and self._read_fd is not None:
+            with contextlib.suppress(OSError):
+                pgid = os.tcgetpgrp(self._read_fd)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid if pgid > 0 else self.pid, signal.SIGINT)
+
+    def resize(self, rows: int, cols: int) -> None:
+        """Set the terminal size (the foreground job gets SIGWINCH)."""
+        if self._read_fd is not None:
+            set_window_size(self._read_fd, rows, cols)
+
+    async def terminate(self, grace: float) -> Exited:
+        """Kill the session's process group (escalating); return how the leader ended."""
+        return await self._process.terminate(grace)
+
+    # ----- the end ---------------------------------------------------------------------------
+
+    def retire(self, reason: str) -> None:
+        """The manager lets go: later calls get ``reason``. A call still waiting returns when the
+        output is complete or the session is released, whichever comes first."""
+        if self.state is State.RETIRED:
+            return
+        self.ended = reason
+        self._to(State.RETIRED)
+
+    def release_if_finished(self) -> bool:
+        """When the leader has exited and nothing is left in its group, release everything now;
+        return whether that was so (else :meth:`dispose` must kill the group)."""
+        if not self._process.finished():
+            return False
+        self._close()
+        return True
+
+    async def dispose(self, grace: float) -> None:
+        """Kill the group with escalation, then release everything. Cancelled half-way (the
+        loop ending), SIGKILL the group at once rather than leave it signalled but alive."""
+        try:
+            await self._process.terminate(grace)
+        except BaseException:
+            self._process.signal_group(signal.SIGKILL)
+            raise
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        """Release the fds (closing a PTY master hangs up whatever still uses it) and the leader."""
+        self._cancel_drain_timer()
+        write_fd = self._input.release()
+        if self._read_fd is not None:
+            if not self._eof:
+                self._loop.remove_reader(self._read_fd)
+            os.close(self._read_fd)
+        if write_fd is not None and write_fd != self._read_fd:
+            os.close(write_fd)
+        self._read_fd = None
+        self._process.release()
+        self._complete = True  # nothing more can arrive: a call still waiting must not wait on
+        self._wake_waiters()
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -1,0 +1,6 @@
+"""The command line: ``serve``, ``tools``, ``call`` and ``agent`` (:mod:`.main`), the agent loop, its
+displays and config file."""
+
+from .main import main
+
+__all__ = ["main"]

@@ -1,0 +1,225 @@
+"""The ``streamshell`` command: ``serve`` (the MCP server), ``tools`` (definitions as JSON), ``call``,
+``agent`` (an agent loop on the OpenAI Responses API).
+
+Only ``serve`` imports the MCP SDK and only ``agent`` the OpenAI SDK, so ``streamshell
+tools`` is instant.
+
+Exit codes: 0 success; 1 a tool call returned an error (``call``); 2 bad usage (flags,
+arguments); 3 the command could not run (port in use, missing dependency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .. import __version__
+from .._engine.manager import SessionManager
+from ..tools.dispatch import handle_function_call
+from ..tools.formats import anthropic_tools, chat_completions_tools, mcp_tools, responses_api_tools
+from ..tools.registry import MCP_TOOLS, TOOLS
+from .config import ACCEPTED_KEYS, ConfigError, default_config_path, load_config
+from .display import JsonDisplay, TerminalDisplay
+from .flags import (
+    EXIT_CALL_FAILED,
+    EXIT_OK,
+    EXIT_RUNTIME,
+    EXIT_USAGE,
+    UsageError,
+    add_manager_flags,
+    port,
+    tool_list,
+)
+from .serve import DEFAULT_PORT, TOKEN_ENV, serve
+
+TOOL_FORMATS: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
+    "responses": lambda extended: responses_api_tools(extended=extended),
+    "chat": lambda extended: chat_completions_tools(extended=extended),
+    "anthropic": lambda extended: anthropic_tools(extended=extended),
+    "mcp": lambda extended: mcp_tools(extended=extended),
+}
+
+Subcommands = Any
+"""argparse's subparsers object (its class is private)."""
+
+
+def _add_serve(sub: Subcommands) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the MCP server (stdio by default)",
+        description=(
+            f"Serve {', '.join(MCP_TOOLS)} over MCP: on stdin/stdout "
+            "(default), or as Streamable HTTP at http://HOST:PORT/mcp with --http. Over HTTP every request "
+            f"needs 'Authorization: Bearer TOKEN'; TOKEN comes from ${TOKEN_ENV}, "
+            "or is generated and printed. "
+            "All clients share the server's sessions; they are killed when the server stops."
+        ),
+    )
+    p.add_argument("--http", action="store_true", help="serve Streamable HTTP instead of stdio")
+    p.add_argument(
+        "--host", default="127.0.0.1", help=f"HTTP address (default 127.0.0.1; others need ${TOKEN_ENV})"
+    )
+    p.add_argument("--port", type=port, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept requests addressed to NAME (a host name or address clients use to reach a "
+        "non-loopback --host such as 0.0.0.0); repeatable. Others get 421, as DNS-rebinding protection asks",
+    )
+    p.add_argument(
+        "--tools",
+        type=tool_list,
+        default=MCP_TOOLS,
+        metavar="NAMES",
+        help=f"comma-separated tools to serve, of {', '.join(TOOLS)} (default: {','.join(MCP_TOOLS)})",
+    )
+    p.add_argument(
+        "--schema",
+        choices=("extended", "reference"),
+        default="extended",
+        help="exec_command's input schema: with workdir/env/tty (default) or exactly the reference's",
+    )
+    add_manager_flags(p)
+    p.set_defaults(run=serve)
+
+
+def _add_tools(sub: Subcommands) -> None:
+    p = sub.add_parser(
+        "tools",
+        help="print the tool definitions as JSON",
+        description=f"Print exec_command and write_stdin ({', '.join(MCP_TOOLS)} for --format mcp) as JSON.",
+    )
+    p.add_argument(
+        "--format", choices=tuple(TOOL_FORMATS), default="responses", help="API shape (default responses)"
+    )
+    p.add_argument(
+        "--schema",
+        choices=("reference", "extended"),
+        default="reference",
+        help="exec_command's input schema: exactly the reference's (default) or with workdir/env/tty, "
+        "which `serve` advertises by default",
+    )
+    p.set_defaults(run=_tools)
+
+
+def _add_call(sub: Subcommands) -> None:
+    p = sub.add_parser(
+        "call",
+        help="make tool calls by hand, in one process",
+        description=(
+            "Run one or more tool calls through the same dispatcher a model's calls go through and print "
+            f"each result; any tool: {', '.join(TOOLS)}. Sessions live only as long as this process: use "
+            "several NAME ARGUMENTS pairs in one command to drive an interactive session, e.g. "
+            """call exec_command '{"cmd": "cat", "yield_time_ms": 0}' """
+            """write_stdin '{"session_id": 0, "chars": "hi\\n"}'."""
+        ),
+    )
+    p.add_argument(
+        "calls", nargs="+", metavar="NAME ARGUMENTS", help="tool name, then its arguments as a JSON object"
+    )
+    p.set_defaults(run=_call)
+
+
+def _add_agent(sub: Subcommands) -> None:
+    p = sub.add_parser(
+        "agent",
+        help="work on a task with a model (OpenAI Responses API) that runs commands here",
+        description=(
+            "Give TASK to the model and run the shell commands it asks for, without approval, until it "
+            "answers: each command, its live output and exit status go to stderr, the answer to stdout. "
+            "Needs OPENAI_API_KEY; the endpoint is base_url, else OPENAI_BASE_URL, else OpenAI's. "
+            "Ctrl-C stops the agent and kills every command it started."
+        ),
+        epilog=f"Config file: {default_config_path()} (TOML). Keys: {', '.join(ACCEPTED_KEYS)}.",
+    )
+    p.add_argument("task", nargs="+", help="what to do (several words are joined with spaces)")
+    p.add_argument("--config", metavar="PATH", help="the config file (default: the one named below)")
+    p.add_argument(
+        "-c",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key; VALUE is TOML, else a string (repeatable): -c model=o3",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON event per line on stdout instead")
+    p.set_defaults(run=_agent)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="streamshell",
+        description="Long-running, interactive shell sessions for LLM agents (exec_command / write_stdin).",
+        epilog="Exit codes: 0 ok, 1 a tool call failed, 2 bad usage, 3 could not run.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_serve, _add_tools, _add_call, _add_agent):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except UsageError as e:
+        parser.error(str(e))
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def _tools(args: argparse.Namespace) -> int:
+    print(json.dumps(TOOL_FORMATS[args.format](args.schema == "extended"), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _call(args: argparse.Namespace) -> int:
+    if len(args.calls) % 2:
+        raise UsageError("call takes NAME ARGUMENTS pairs: every tool name needs its JSON arguments")
+    pairs = list(zip(args.calls[::2], args.calls[1::2], strict=True))
+
+    async def run() -> int:
+        failed = False
+        async with SessionManager() as manager:
+            for i, (name, arguments) in enumerate(pairs):
+                result = await handle_function_call(manager, name, arguments)
+                if i:
+                    print()
+                print(result.content, end="" if result.content.endswith("\n") else "\n", flush=True)
+                failed |= not result.success
+        return EXIT_CALL_FAILED if failed else EXIT_OK
+
+    return asyncio.run(run())
+
+
+def _agent(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config, args.overrides)
+    except ConfigError as e:
+        print(f"streamshell agent: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        from .agent import run_agent
+    except ImportError as e:
+        print(
+            f"streamshell: the agent needs the openai package ({e}): pip install 'streamshell[openai]'",
+            file=sys.stderr,
+        )
+        return EXIT_RUNTIME
+    display = JsonDisplay(sys.stdout) if args.json else TerminalDisplay(sys.stdout, sys.stderr)
+    try:
+        done = asyncio.run(run_agent(" ".join(args.task), config, display))
+    except ConfigError as e:
+        print(f"streamshell agent: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK if done else EXIT_RUNTIME

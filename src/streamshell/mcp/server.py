@@ -1,0 +1,171 @@
+"""The MCP server: the registry's tools, served with the official ``mcp`` SDK's low-level ``Server``.
+
+The low-level ``Server`` is used rather than ``MCPServer``: the tools keep the
+reference's hand-written input schemas, and arguments reach streamshell's own checks
+untouched (``MCPServer`` would validate them with pydantic first, coerce ``"3"`` to
+``3``, ignore unknown fields and prefix every error). Every call goes through the one
+dispatcher. One session manager lives in the server's lifespan, shared by every client,
+and is closed (every session's process group killed) when the server stops.
+
+This module imports the SDK: the CLI imports it only to serve.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+import anyio
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.server.session import ServerSession
+from mcp.types import (
+    CallToolRequestParams,
+    CallToolResult,
+    ListToolsResult,
+    PaginatedRequestParams,
+    TextContent,
+    Tool,
+)
+
+from .. import __version__
+from ..tools.backend import OutputCallback, SessionBackend
+from ..tools.dispatch import handle_function_call
+from ..tools.formats import mcp_tools
+from ..tools.registry import MCP_TOOLS, TOOLS, FunctionCallOutput
+
+log = logging.getLogger("streamshell")
+
+SERVER_NAME = "streamshell"
+INSTRUCTIONS = (
+    "exec_command runs a shell command in a pseudo-terminal and returns its output, with its exit code, "
+    "or a session ID while it still runs; write_stdin types into that session (\\u0003 is Ctrl-C) or, "
+    "with empty chars, polls it. Output printed between calls is kept for the next call."
+)
+
+BackendFactory = Callable[[], SessionBackend]
+Context = ServerRequestContext[SessionBackend]
+
+
+class _ProgressStream:
+    """Forwards a call's output as MCP progress notifications while the call waits.
+
+    The session's reader calls :meth:`feed` synchronously; :meth:`run` sends what
+    accumulated, one notification at a time, in order. While a send is in flight
+    new output is coalesced, and at most ``max_pending`` characters wait: a flood
+    keeps its newest part and a ``…N characters skipped…`` line stands in for the
+    rest (the call's result still has the whole, truncated output).
+    """
+
+    def __init__(self, session: ServerSession, max_pending: int = 64 * 1024) -> None:
+        self._session = session
+        self._max_pending = max_pending
+        self._pending: list[str] = []
+        self._pending_len = 0
+        self._skipped = 0
+        self._sent = 0
+        self._ready = anyio.Event()
+        self._done = False
+
+    def feed(self, text: str) -> None:
+        self._pending.append(text)
+        self._pending_len += len(text)
+        while self._pending_len > self._max_pending and len(self._pending) > 1:
+            dropped = self._pending.pop(0)
+            self._pending_len -= len(dropped)
+            self._skipped += len(dropped)
+        self._ready.set()
+
+    def finish(self) -> None:
+        self._done = True
+        self._ready.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready = anyio.Event()
+            message = self._take()
+            if message:
+                self._sent += len(message)
+                await self._session.report_progress(self._sent, None, message)
+            if self._done and not self._pending:
+                return
+
+    def _take(self) -> str:
+        text = "".join(self._pending)
+        if self._skipped:
+            text = f"…{self._skipped} characters skipped…\n{text}"
+        self._pending.clear()
+        self._pending_len = self._skipped = 0
+        return text
+
+
+async def _dispatch(ctx: Context, params: CallToolRequestParams, tools: Sequence[str]) -> FunctionCallOutput:
+    """Run the call through the dispatcher, streaming its output as progress notifications when
+    the client asked for them (it passed a progress token)."""
+
+    async def call(sink: OutputCallback | None) -> FunctionCallOutput:
+        backend = ctx.lifespan_context
+        return await handle_function_call(backend, params.name, params.arguments, on_output=sink, tools=tools)
+
+    if not (ctx.meta and ctx.meta.get("progress_token") is not None):
+        return await call(None)
+    stream = _ProgressStream(ctx.session)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(stream.run)
+        try:
+            result = await call(stream.feed)
+        finally:
+            stream.finish()
+    return result
+
+
+def build_server(
+    backend_factory: BackendFactory,
+    *,
+    tools: Sequence[str] = MCP_TOOLS,
+    extended: bool = True,
+) -> Server[SessionBackend]:
+    """An MCP server serving ``tools`` (any of the registry's); ``extended`` advertises
+    streamshell's extra parameters.
+
+    ``backend_factory`` makes the one session manager the server owns for its lifetime.
+    """
+    unknown = [name for name in tools if name not in TOOLS]
+    if unknown:
+        raise ValueError(f"unknown tools {unknown}; choose from {', '.join(TOOLS)}")
+    listed = [Tool.model_validate(tool) for tool in mcp_tools(tools, extended=extended)]
+
+    @asynccontextmanager
+    async def lifespan(_: Server[SessionBackend]) -> AsyncIterator[SessionBackend]:
+        backend = backend_factory()
+        try:
+            yield backend
+        finally:
+            with anyio.CancelScope(shield=True):  # kill every group even while being cancelled
+                await backend.aclose()
+
+    async def list_tools(ctx: Context, params: PaginatedRequestParams | None) -> ListToolsResult:
+        return ListToolsResult(tools=listed)
+
+    async def call_tool(ctx: Context, params: CallToolRequestParams) -> CallToolResult:
+        started = time.monotonic()
+        result = await _dispatch(ctx, params, tools)
+        wall = time.monotonic() - started
+        if result.error:
+            first_line = result.content.split("\n", 1)[0]
+            log.info("%s error wall=%.3fs: %s", params.name, wall, first_line)
+        else:
+            log.info("%s %s wall=%.3fs", params.name, result.summary(), wall)
+        return CallToolResult(content=[TextContent(type="text", text=result.content)], is_error=result.error)
+
+    return Server(
+        SERVER_NAME,
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )

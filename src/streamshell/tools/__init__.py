@@ -1,0 +1,6 @@
+"""The tools layer: the registry of tools, their schemas and API shapes, the one dispatcher,
+the one-shot shell tool, Codex's tool configuration, and adapters for model SDKs.
+
+Depends on the engine (:mod:`streamshell._engine`) through the :class:`.backend.SessionBackend`
+protocol; knows nothing of MCP or the command line.
+"""

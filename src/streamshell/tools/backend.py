@@ -1,0 +1,37 @@
+"""What the tools run on: the calls a session manager answers.
+
+:class:`~streamshell.SessionManager` is one; a manager spread over a cluster is another.
+The tools' handlers, the dispatcher and everything above them depend on this protocol
+only, so they work unchanged on either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from ..params import ExecCommandParams, WriteStdinParams
+from ..results import ExecCommandOutput, SessionInfo
+
+OutputCallback = Callable[[str], None]
+"""Receives a call's output as decoded text while the call waits."""
+
+
+class SessionBackend(Protocol):
+    async def exec_command(
+        self, params: ExecCommandParams, *, on_output: OutputCallback | None = None
+    ) -> ExecCommandOutput: ...
+
+    async def write_stdin(
+        self, params: WriteStdinParams, *, on_output: OutputCallback | None = None
+    ) -> ExecCommandOutput: ...
+
+    def list_sessions(self) -> list[SessionInfo]: ...
+
+    async def kill_session(self, session_id: int, *, max_output_tokens: int = ...) -> ExecCommandOutput: ...
+
+    async def run(
+        self, params: ExecCommandParams, *, timeout: float, on_output: OutputCallback | None = None
+    ) -> tuple[ExecCommandOutput, bool]: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,255 @@
+"""Every tool streamshell serves, each declared once: name, parameters, handler, description, hints.
+
+Everything about a tool derives from its :class:`Tool` here and its parameter dataclass in
+:mod:`streamshell.params`: the schemas and API shapes (:mod:`.formats`), the parser with
+serde_json's texts, and the routing (:func:`.dispatch.handle_function_call`), which
+serves the library, ``streamshell call``, the MCP server, the adapters and the agent alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from ..params import (
+    ExecCommandParams,
+    Group,
+    KillSessionParams,
+    ListSessionsParams,
+    Params,
+    ShellToolCallParams,
+    WriteStdinParams,
+)
+from ..results import ExecCommandOutput, Exited, ExitStatus, Ongoing, SessionInfo
+from .backend import OutputCallback, SessionBackend
+from .schema import JsonObject, parameters_schema
+from .shell import run_shell
+
+P = TypeVar("P", bound=Params)
+
+Arguments = str | Mapping[str, Any] | None
+"""A call's arguments: the JSON string OpenAI's APIs send, or an object already parsed (Anthropic, MCP)."""
+
+
+@dataclass(frozen=True)
+class FunctionCallOutput:
+    """The reply to one tool call: ``content`` is what the model reads.
+
+    ``success`` is True exactly when ``content`` is a successful result (for ``shell``:
+    when the command exited with code 0, as the reference sets it). ``error`` is True when
+    the call failed before running anything and ``content`` is the error's text (MCP's
+    ``isError``). ``exit_status`` says how the call left its process, and ``session_id``
+    which session it addressed, for displays and logs; both None when nothing ran.
+    """
+
+    content: str
+    success: bool
+    exit_status: ExitStatus | None = None
+    error: bool = False
+    session_id: int | None = None
+
+    @classmethod
+    def of_output(cls, output: ExecCommandOutput) -> FunctionCallOutput:
+        """An exec_command-style result: the reference's text."""
+        return cls(output.to_text_output(), True, output.exit_status, session_id=output.session_id)
+
+    @classmethod
+    def failure(cls, text: str) -> FunctionCallOutput:
+        return cls(text, False, error=True)
+
+    def summary(self) -> str:
+        """A few words for a log line: ``session=3 exited=0``, ``session=3 running``, ``error``."""
+        if self.error:
+            return "error"
+        match self.exit_status:
+            case Exited(code=code):
+                return f"session={self.session_id} exited={code}"
+            case Ongoing(session_id=session_id):
+                return f"session={session_id} running"
+        return "ok"
+
+
+Handler = Callable[[SessionBackend, P, OutputCallback | None], Awaitable[FunctionCallOutput]]
+
+
+@dataclass(frozen=True)
+class Hints:
+    """MCP tool annotations: what a client may assume about a tool."""
+
+    title: str
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+    open_world: bool
+
+    def wire(self) -> JsonObject:
+        """The annotations as MCP sends them."""
+        return {
+            "title": self.title,
+            "readOnlyHint": self.read_only,
+            "destructiveHint": self.destructive,
+            "idempotentHint": self.idempotent,
+            "openWorldHint": self.open_world,
+        }
+
+
+@dataclass(frozen=True)
+class Tool(Generic[P]):
+    """One tool: everything else about it is derived from this declaration."""
+
+    name: str
+    description: str
+    params: type[P]
+    handler: Handler[P]
+    hints: Hints
+
+    def parameters(
+        self, *, extended: bool = False, strict: bool = False, escalation: bool = False
+    ) -> JsonObject:
+        """The JSON schema of the arguments: the reference's; with ``extended``, streamshell's extra
+        parameters too; with ``escalation``, the shell tool's approval fields; ``strict`` for
+        OpenAI's strict mode."""
+        groups = {Group.REFERENCE}
+        if extended:
+            groups.add(Group.EXTENDED)
+        if escalation:
+            groups.add(Group.ESCALATION)
+        return parameters_schema(self.params, groups=groups, strict=strict)
+
+    def parse(self, arguments: Arguments) -> P:
+        """The call's arguments as parameters: a JSON string with serde_json's messages and
+        positions, a mapping by the same rules; raises InvalidArgumentsError."""
+        if isinstance(arguments, str):
+            return self.params.from_json(arguments)
+        return self.params.from_arguments(arguments)
+
+    async def call(
+        self, backend: SessionBackend, arguments: Arguments, on_output: OutputCallback | None
+    ) -> FunctionCallOutput:
+        """Parse ``arguments`` and run the tool; errors are raised, for the dispatcher to render."""
+        return await self.handler(backend, self.parse(arguments), on_output)
+
+
+# ----- handlers ------------------------------------------------------------------------------
+
+
+async def _exec_command(
+    backend: SessionBackend, params: ExecCommandParams, on_output: OutputCallback | None
+) -> FunctionCallOutput:
+    return FunctionCallOutput.of_output(await backend.exec_command(params, on_output=on_output))
+
+
+async def _write_stdin(
+    backend: SessionBackend, params: WriteStdinParams, on_output: OutputCallback | None
+) -> FunctionCallOutput:
+    return FunctionCallOutput.of_output(await backend.write_stdin(params, on_output=on_output))
+
+
+async def _kill_session(
+    backend: SessionBackend, params: KillSessionParams, on_output: OutputCallback | None
+) -> FunctionCallOutput:
+    out = await backend.kill_session(params.session_id, max_output_tokens=params.max_output_tokens)
+    return FunctionCallOutput.of_output(out)
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def session_json(info: SessionInfo) -> JsonObject:
+    """A session as ``list_sessions`` shows it to the model."""
+    return {
+        "session_id": info.session_id,
+        "command": info.command,
+        "pid": info.pid,
+        "tty": info.tty,
+        "running": info.running,
+        "exit_code": info.exit_code,
+        "started_at": _iso(info.started_at),
+        "last_used_at": _iso(info.last_used_at),
+    }
+
+
+async def _list_sessions(
+    backend: SessionBackend, params: ListSessionsParams, on_output: OutputCallback | None
+) -> FunctionCallOutput:
+    sessions = backend.list_sessions()
+    return FunctionCallOutput(json.dumps([session_json(s) for s in sessions], indent=1), True)
+
+
+async def _shell(
+    backend: SessionBackend, params: ShellToolCallParams, on_output: OutputCallback | None
+) -> FunctionCallOutput:
+    out = await run_shell(backend, params, on_output=on_output)
+    return FunctionCallOutput(out.to_text_output(), out.exit_code == 0, Exited(out.exit_code))
+
+
+# ----- the tools -----------------------------------------------------------------------------
+
+EXEC_COMMAND_TOOL_NAME = "exec_command"
+WRITE_STDIN_TOOL_NAME = "write_stdin"
+LIST_SESSIONS_TOOL_NAME = "list_sessions"
+KILL_SESSION_TOOL_NAME = "kill_session"
+SHELL_TOOL_NAME = "shell"
+
+EXEC_COMMAND = Tool(
+    EXEC_COMMAND_TOOL_NAME,
+    "Execute shell commands on the local machine with streaming output.",
+    ExecCommandParams,
+    _exec_command,
+    Hints("Run a shell command", read_only=False, destructive=True, idempotent=False, open_world=True),
+)
+
+WRITE_STDIN = Tool(
+    WRITE_STDIN_TOOL_NAME,
+    "Write characters to an exec session's stdin. "
+    "Returns all stdout+stderr received within yield_time_ms.\n"
+    "Can write control characters (\\u0003 for Ctrl-C), or an empty string to just poll stdout+stderr.",
+    WriteStdinParams,
+    _write_stdin,
+    Hints(
+        "Type into a running command", read_only=False, destructive=True, idempotent=False, open_world=True
+    ),
+)
+
+LIST_SESSIONS = Tool(
+    LIST_SESSIONS_TOOL_NAME,
+    "List the open exec_command sessions: id, command, pid, whether it runs (or its exit code), "
+    "when it started and when it was last used.",
+    ListSessionsParams,
+    _list_sessions,
+    Hints("List shell sessions", read_only=True, destructive=False, idempotent=True, open_world=False),
+)
+
+KILL_SESSION = Tool(
+    KILL_SESSION_TOOL_NAME,
+    "Kill an exec_command session and every process it started (SIGHUP and SIGTERM, then SIGKILL). "
+    "Returns its last output and exit code.",
+    KillSessionParams,
+    _kill_session,
+    Hints("Kill a shell session", read_only=False, destructive=True, idempotent=True, open_world=False),
+)
+
+SHELL = Tool(
+    SHELL_TOOL_NAME,
+    "Runs a shell command and returns its output",
+    ShellToolCallParams,
+    _shell,
+    Hints(
+        "Run a command to completion", read_only=False, destructive=True, idempotent=False, open_world=True
+    ),
+)
+
+TOOLS: Mapping[str, Tool[Any]] = {
+    t.name: t for t in (EXEC_COMMAND, WRITE_STDIN, LIST_SESSIONS, KILL_SESSION, SHELL)
+}
+"""Every tool, by name: what the dispatcher routes, ``streamshell call`` accepts and MCP can serve."""
+
+MODEL_TOOLS = (EXEC_COMMAND_TOOL_NAME, WRITE_STDIN_TOOL_NAME)
+"""The reference's streamable pair: what the model-API formats advertise."""
+
+MCP_TOOLS = (EXEC_COMMAND_TOOL_NAME, WRITE_STDIN_TOOL_NAME, LIST_SESSIONS_TOOL_NAME, KILL_SESSION_TOOL_NAME)
+"""What the MCP server serves by default."""
