@@ -17,6 +17,35 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import MARK, marked_processes
 from streamshell import SessionManager
+from streamshell._engine import spawn
+
+SPAWN_PATHS = ("posix_spawn", "popen")
+"""How sessions can be started: libc's posix_spawn (Linux), or subprocess (macOS's only path)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "spawn_paths(*paths): run the test once per spawn path (default: every one of SPAWN_PATHS)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``spawn_paths`` run through each spawn path, so the subprocess path (the only
+    one on macOS) is exercised on Linux too."""
+    marker = metafunc.definition.get_closest_marker("spawn_paths")
+    if marker is not None:
+        metafunc.parametrize("spawn_path", marker.args or SPAWN_PATHS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def spawn_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The spawn path the test runs on; ``popen`` hides libc's posix_spawn from the engine."""
+    path: str = getattr(request, "param", SPAWN_PATHS[0])
+    if path == "popen":
+        monkeypatch.setattr(spawn, "libc_spawner", lambda: None)
+    return path
+
 
 LEFTOVER_GRACE = 5.0
 """Seconds a test's processes get to finish dying (SIGKILLed ones still need reaping)."""

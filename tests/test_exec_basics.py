@@ -20,6 +20,8 @@ from streamshell import (
     handle_function_call,
 )
 
+pytestmark = pytest.mark.spawn_paths()
+
 
 async def test_login_shell_by_default_and_dash_c_otherwise(manager: SessionManager) -> None:
     probe = "echo 0=$0; shopt -q login_shell && echo login || echo nologin"
@@ -88,6 +90,7 @@ async def test_the_pty_is_the_controlling_terminal_of_non_bash_programs(manager:
     assert "KeyboardInterrupt" in out.output
 
 
+@pytest.mark.spawn_paths("posix_spawn")
 async def test_spawning_never_forks_the_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
     """On Linux the child comes from posix_spawn, not subprocess (whose preexec_fn forces fork)."""
     if not sys.platform.startswith("linux"):

@@ -25,6 +25,8 @@ from streamshell import (
     WriteStdinParams,
 )
 
+pytestmark = pytest.mark.spawn_paths()
+
 
 async def test_write_stdin_returns_early_when_the_process_exits(manager: SessionManager) -> None:
     sid = await start(manager, "cat")

@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from helpers import sh, wait_until
 from streamshell import (
     Exited,
@@ -17,6 +19,8 @@ from streamshell import (
     truncate_middle,
 )
 from streamshell._engine.truncation import approx_token_count
+
+pytestmark = pytest.mark.spawn_paths()
 
 
 def seq_output(n: int) -> str:

@@ -16,11 +16,10 @@ import importlib
 import warnings
 from typing import Any
 
-__version__ = "0.1.0"
-
 from ._engine.manager import SessionManager
 from ._engine.options import ManagerOptions
 from ._engine.truncation import truncate_middle
+from ._version import __version__
 from .errors import (
     ExecutionError,
     InvalidArgumentsError,

@@ -196,7 +196,7 @@ class PosixSpawn:
 
 
 @functools.cache
-def posix_spawn() -> PosixSpawn | None:
+def load() -> PosixSpawn | None:
     """The libc spawner, loaded on first use; None off Linux or where libc lacks a function."""
     if not sys.platform.startswith("linux"):
         return None

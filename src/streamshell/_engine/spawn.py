@@ -23,7 +23,7 @@ import termios
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .posix_spawn import PosixSpawn, SetupError, posix_spawn
+from .posix_spawn import PosixSpawn, SetupError, load
 
 ROWS = 24
 COLS = 80
@@ -142,7 +142,7 @@ def libc_spawner() -> PosixSpawn | None:
 
     Tests replace this to run everything through the ``subprocess`` path, macOS's only one.
     """
-    return posix_spawn()
+    return load()
 
 
 def _acquire_controlling_terminal() -> None:  # pragma: no cover - runs in the forked child

@@ -17,8 +17,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .. import __version__
 from .._engine.manager import SessionManager
+from .._version import __version__
 from ..tools.dispatch import handle_function_call
 from ..tools.formats import anthropic_tools, chat_completions_tools, mcp_tools, responses_api_tools
 from ..tools.registry import MCP_TOOLS, TOOLS

@@ -14,8 +14,8 @@ import socket
 import sys
 from typing import Any
 
-from .. import __version__
 from .._engine.manager import SessionManager
+from .._version import __version__
 from .flags import EXIT_OK, EXIT_RUNTIME, UsageError, manager_options
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")

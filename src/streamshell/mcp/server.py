@@ -30,7 +30,7 @@ from mcp.types import (
     Tool,
 )
 
-from .. import __version__
+from .._version import __version__
 from ..tools.backend import OutputCallback, SessionBackend
 from ..tools.dispatch import handle_function_call
 from ..tools.formats import mcp_tools
