@@ -95,9 +95,15 @@ async def start(manager: SessionManager, cmd: str, **kw: object) -> int:
     return out.exit_status.session_id
 
 
-async def read_until(manager: SessionManager, sid: int, needle: str, seen: str = "") -> str:
-    """Poll a session until ``needle`` has appeared in its output (``seen`` is what came before)."""
+async def read_until(
+    manager: SessionManager, sid: int, needle: str, seen: str = "", timeout: float = 60.0
+) -> str:
+    """Poll a session until ``needle`` has appeared in its output (``seen`` is what came before);
+    fail after a generous ``timeout``."""
+    deadline = time.monotonic() + timeout
     while needle not in seen:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {needle!r}; output: {seen!r}")
         out = await manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=200))
         assert out.exit_status == Ongoing(sid), (out, seen)
         seen += out.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import sh, start, start_sleep, start_until
+from helpers import running_command, sh, start, start_sleep, start_until, wait_until
 from streamshell import (
     Exited,
     Ongoing,
@@ -47,6 +48,21 @@ async def test_input_for_a_process_that_does_not_read_never_blocks(
     interrupted = await manager.write_stdin(WriteStdinParams(sid, "\x03", yield_time_ms=30_000))
     assert interrupted.exit_status == Exited(130)
     assert interrupted.pending_input_bytes == 0
+
+
+async def test_the_interrupt_character_is_the_terminals(manager: SessionManager) -> None:
+    """After ``stty intr ^X`` the terminal interrupts on ^X, not ^C: behind stuck input too."""
+    sid = await start(manager, "stty intr ^X && exec sleep 600")
+    pid = next(s.pid for s in manager.list_sessions() if s.session_id == sid)
+    await wait_until(lambda: running_command(pid, "sleep"), what="sleep to start")
+    stuck = await manager.write_stdin(WriteStdinParams(sid, BIG_INPUT, yield_time_ms=0))
+    assert stuck.pending_input_bytes > 0
+    not_an_interrupt = await manager.write_stdin(WriteStdinParams(sid, "\x03", yield_time_ms=0))
+    assert not_an_interrupt.exit_status == Ongoing(sid)
+    assert not_an_interrupt.pending_input_bytes > 0  # still stuck: ^C was queued as a byte
+    interrupted = await manager.write_stdin(WriteStdinParams(sid, "\x18", yield_time_ms=30_000))
+    assert (interrupted.exit_status, interrupted.pending_input_bytes) == (Exited(130), 0)
+    assert interrupted.exit_status.signal == signal.SIGINT
 
 
 async def test_pending_input_is_bounded(manager: SessionManager) -> None:

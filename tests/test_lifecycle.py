@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from streamshell import (
     NoTerminalError,
     SessionEndedError,
     SessionManager,
+    SpawnError,
     UnknownSessionError,
     WriteStdinParams,
 )
@@ -351,3 +353,23 @@ def test_an_output_listener_that_fails_does_not_stop_the_session(caplog: pytest.
 
     assert asyncio.run(run()) == "hi\r\n"
     assert "an output listener of session 0 failed" in caplog.text
+
+
+async def test_engine_decisions_are_logged_and_objects_say_what_they_are(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="streamshell")
+    async with SessionManager(max_sessions=2, protected_sessions=0) as m:
+        first = await start(m, "sleep 600")
+        await start(m, "sleep 600")
+        assert repr(m).startswith("<SessionManager open sessions=2/2 next_id=2")
+        assert repr(m._sessions[first]).startswith(f"<Session {first} running pid=")
+        await start(m, "sleep 600")  # prunes the least recently used: the first
+        with pytest.raises(SpawnError):
+            await m.exec_command(sh("true", shell="/nonexistent/shell"))
+        await m.kill_session(2)
+    log = caplog.text
+    assert f"session {first}: pruned: 2 sessions open, at most 2" in log
+    assert "session 3: could not start 'true': Unable to spawn /nonexistent/shell" in log
+    assert "session 2: killing its process group (kill_session)" in log
+    assert "closing the session manager: killing 1 session(s)" in log

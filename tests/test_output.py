@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
-from streamshell import ExecCommandOutput, Exited, Ongoing
+from helpers import sh
+from streamshell import ExecCommandOutput, Exited, Ongoing, SessionManager
 
 
-def test_statuses_compare_by_value() -> None:
-    assert Exited(0) == Exited(0) and Exited(0) != Exited(1)
-    assert Ongoing(3) == Ongoing(3) and Ongoing(3) != Exited(3)
-    with pytest.raises(AttributeError):
-        Exited(0).code = 1  # type: ignore[misc]
+async def test_an_exit_status_and_a_signal_read_alike_but_stay_apart(manager: SessionManager) -> None:
+    """``exit 130`` and death by SIGINT both read "exited with code 130" (the shell's $?), but a
+    Python caller tells them apart: ``signal`` is set only for the death by signal."""
+    exited = await manager.exec_command(sh("exit 130"))
+    killed = await manager.exec_command(sh("kill -INT $$; sleep 5", shell="/bin/sh"))
+    assert exited.exit_status == killed.exit_status == Exited(130)
+    assert exited.to_text_output().splitlines()[1] == killed.to_text_output().splitlines()[1]
+    assert isinstance(exited.exit_status, Exited) and isinstance(killed.exit_status, Exited)
+    assert (exited.exit_status.signal, exited.exit_status.exit_status) == (None, 130)
+    assert (killed.exit_status.signal, killed.exit_status.exit_status) == (signal.SIGINT, None)
+    assert (repr(exited.exit_status), repr(killed.exit_status)) == (
+        "Exited(code=130)",
+        "Exited(code=130, signal=SIGINT)",
+    )
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import running_command, wait_until
 from streamshell import SessionManager, handle_function_call
 
 DATA = Path(__file__).parent / "data"
@@ -54,6 +55,15 @@ INTENDED: dict[int, tuple[str, str]] = {
 # Timing-dependent in the reference itself (what falls into which yield window), so compared by invariants.
 TIMED = {2, 3, 4, 5, 16, 17}
 
+# Calls that type into a program: in the reference run the model took long enough for the login shell
+# to start the program first; here the test waits until it runs, whatever the machine's load.
+READY = {9: "cat", 28: "sleep"}
+
+
+async def program_running(manager: SessionManager, session_id: int, name: str) -> None:
+    pid = next(s.pid for s in manager.list_sessions() if s.session_id == session_id)
+    await wait_until(lambda: running_command(pid, name), what=f"{name} to run")
+
 
 def normalise(text: str, cwd: str) -> str:
     text = re.sub(r"^Wall time: \d+\.\d{3} seconds", "Wall time: <t> seconds", text)
@@ -70,10 +80,12 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, bool]]:
         results = []
         # SHLVL and TERM as in the reference's run, so that `echo $SHLVL $TERM` compares.
         async with SessionManager(cwd=workdir, env={"SHLVL": "1", "TERM": "xterm"}) as manager:
-            for call in CALLS:
+            for i, call in enumerate(CALLS):
                 args = call["arguments"]
                 if call.get("delay_ms"):
                     await asyncio.sleep(call["delay_ms"] / 1000)  # the model's latency in the reference run
+                if i in READY:
+                    await program_running(manager, args["session_id"], READY[i])
                 result = await handle_function_call(
                     manager, call["name"], args if isinstance(args, str) else json.dumps(args)
                 )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
+from pathlib import Path
 
+from helpers import wait_until
 from streamshell import (
     ExecCommandOutput,
     ExecCommandParams,
@@ -20,16 +21,21 @@ def extract_monotonic_numbers(s: str) -> list[int]:
     return [int(line) for line in s.splitlines() if line.isdigit() and int(line) % 100 == 0]
 
 
-async def test_session_manager_streams_and_truncates_from_now() -> None:
+async def test_session_manager_streams_and_truncates_from_now(tmp_path: Path) -> None:
     """Output "from now on" (the reference's semantics, kept with keep_unread_output=False)
-    and middle truncation of a never-ending process's output."""
+    and middle truncation of a never-ending process's output.
+
+    The reference slept 4 s while the counter ran; here the counter also records its last
+    value in a file, and the test waits until it has advanced as far as 4 s would take it."""
+    progress = tmp_path / "count"
     async with SessionManager(keep_unread_output=False) as session_manager:
-        cmd = """python3 - <<'PY'
+        cmd = f"""python3 - <<'PY'
 import sys, time
 count = 0
 while True:
     print(count)
     sys.stdout.flush()
+    open({str(progress)!r}, "w").write(str(count))
     count += 100
     time.sleep(0.1)
 PY"""
@@ -48,8 +54,12 @@ PY"""
         assert first_nums, "expected some output from first window"
         first_max = max(first_nums)
 
-        # Wait ~4s so counters progress while we're not reading.
-        await asyncio.sleep(4)
+        # Let the counter progress while we're not reading (the reference slept ~4 s: ~40 ticks).
+        def counted() -> int:
+            text = progress.read_text() if progress.exists() else ""
+            return int(text) if text.isdigit() else 0
+
+        await wait_until(lambda: counted() >= first_max + 2000, what="the counter to advance")
 
         second = await session_manager.write_stdin(
             WriteStdinParams(session_id=session_id, chars="", yield_time_ms=3_000, max_output_tokens=16)
@@ -62,7 +72,7 @@ PY"""
         second_nums = extract_monotonic_numbers(second.output)
         assert second_nums, "expected some numeric output from second window"
         second_min = min(second_nums)
-        # We slept 4 seconds (~40 ticks at 100ms/tick, each +100): expect >= 2000 more.
+        # The counter passed first_max + 2000 before this window began.
         assert second_min >= first_max + 2000, f"second_min={second_min} first_max={first_max}"
 
 

@@ -71,6 +71,11 @@ def doc(
     return {_DOC: ParamDoc(description, group, kind, aliases)}
 
 
+def optional(description: str, *, group: Group = Group.REFERENCE, aliases: tuple[str, ...] = ()) -> Any:
+    """A parameter whose default is None (the tool's own default applies)."""
+    return field(default=None, metadata=doc(description, group=group, aliases=aliases))
+
+
 @dataclass(frozen=True)
 class Declared:
     """One parameter as the parser (``field``) and the schemas (``doc``) see it."""
@@ -156,6 +161,14 @@ class Params:
 
 
 _MAX_OUTPUT_TOKENS = "The maximum number of tokens to output."
+_ESCALATE = (
+    "Whether to request escalated permissions. "
+    "Set to true if command needs to be run without sandbox restrictions"
+)
+_JUSTIFICATION = (
+    "Only set if with_escalated_permissions is true. "
+    "1-sentence explanation of why we want to run this command."
+)
 _SESSION_ID = "The ID of the exec_command session."
 
 
@@ -178,14 +191,11 @@ class ExecCommandParams(Params):
     login: bool = field(
         default=True, metadata=doc("Whether to run the command as a login shell. Defaults to true.")
     )
-    workdir: str | None = field(
-        default=None,
-        metadata=doc(
-            "The working directory for the command. Defaults to the server's.", group=Group.EXTENDED
-        ),
+    workdir: str | None = optional(
+        "The working directory for the command. Defaults to the server's.", group=Group.EXTENDED
     )
-    env: Mapping[str, str] | None = field(
-        default=None, metadata=doc("Extra environment variables for the command.", group=Group.EXTENDED)
+    env: Mapping[str, str] | None = optional(
+        "Extra environment variables for the command.", group=Group.EXTENDED
     )
     tty: bool = field(
         default=True,
@@ -234,23 +244,7 @@ class ShellToolCallParams(Params):
     """
 
     command: tuple[str, ...] = field(metadata=doc("The command to execute"))
-    workdir: str | None = field(default=None, metadata=doc("The working directory to execute the command in"))
-    timeout_ms: int | None = field(
-        default=None, metadata=doc("The timeout for the command in milliseconds", aliases=("timeout",))
-    )
-    with_escalated_permissions: bool | None = field(
-        default=None,
-        metadata=doc(
-            "Whether to request escalated permissions. "
-            "Set to true if command needs to be run without sandbox restrictions",
-            group=Group.ESCALATION,
-        ),
-    )
-    justification: str | None = field(
-        default=None,
-        metadata=doc(
-            "Only set if with_escalated_permissions is true. "
-            "1-sentence explanation of why we want to run this command.",
-            group=Group.ESCALATION,
-        ),
-    )
+    workdir: str | None = optional("The working directory to execute the command in")
+    timeout_ms: int | None = optional("The timeout for the command in milliseconds", aliases=("timeout",))
+    with_escalated_permissions: bool | None = optional(_ESCALATE, group=Group.ESCALATION)
+    justification: str | None = optional(_JUSTIFICATION, group=Group.ESCALATION)

@@ -175,40 +175,35 @@ def _no_pty(err: OSError) -> LaunchError:
 
 
 def spawn_pty(launch: Launch, rows: int = ROWS, cols: int = COLS) -> Spawned:
-    """Start ``launch`` on a new PTY of ``rows`` x ``cols`` that is its controlling terminal."""
+    """Start ``launch`` on a new PTY of ``rows`` x ``cols`` that is its controlling terminal.
+
+    With libc's posix_spawn the child opens the slave itself, by path; with subprocess this
+    process opens it and passes the fd, and closes its copy once the child has it.
+    """
     path = _program(launch)
     spawner = libc_spawner()
-    if spawner is None:
-        return _spawn_pty_with_popen(path, launch, rows, cols)
     try:
-        master, slave = spawner.open_pty()
+        master, slave = spawner.open_pty() if spawner is not None else os.openpty()
     except OSError as e:
         raise _explain(launch, path, _no_pty(e)) from e
+    popen = None
     try:
         set_window_size(master, rows, cols)
-        pid = spawner(path, launch.argv, launch.env, launch.cwd, [(0, slave)], [(0, 1), (0, 2)])
-    except OSError as e:
-        os.close(master)
-        raise _explain(launch, path, _start_failed(path, e)) from e
-    os.set_blocking(master, False)
-    return Spawned(pid, master, master)
-
-
-def _spawn_pty_with_popen(path: str, launch: Launch, rows: int, cols: int) -> Spawned:
-    try:
-        master, slave = os.openpty()
-    except OSError as e:
-        raise _explain(launch, path, _no_pty(e)) from e
-    try:
-        set_window_size(master, rows, cols)
-        popen = _popen(path, launch, slave, slave, ctty=True)
+        if spawner is not None:
+            assert isinstance(slave, str)
+            pid = spawner(path, launch.argv, launch.env, launch.cwd, [(0, slave)], [(0, 1), (0, 2)])
+        else:
+            assert isinstance(slave, int)
+            popen = _popen(path, launch, slave, slave, ctty=True)
+            pid = popen.pid
     except OSError as e:
         os.close(master)
         raise _explain(launch, path, _start_failed(path, e)) from e
     finally:
-        os.close(slave)
+        if isinstance(slave, int):
+            os.close(slave)
     os.set_blocking(master, False)
-    return Spawned(popen.pid, master, master, popen)
+    return Spawned(pid, master, master, popen)
 
 
 def _pipes() -> tuple[int, int, int, int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,43 +21,48 @@ from typing import Any, ClassVar, TextIO
 from ..tools.registry import EXEC_COMMAND_TOOL_NAME, SHELL_TOOL_NAME, WRITE_STDIN_TOOL_NAME
 
 
+class Event:
+    """An agent event; its ``type`` (in JSON) is the class name in snake_case."""
+
+    type: ClassVar[str]
+
+    def __init_subclass__(cls) -> None:
+        cls.type = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+
 @dataclass(frozen=True)
-class TaskStarted:
+class TaskStarted(Event):
     """The loop is about to ask the model for the first time."""
 
-    type: ClassVar[str] = "task_started"
     model: str
     tools: list[str]
     cwd: str
 
 
 @dataclass(frozen=True)
-class ToolCall:
+class ToolCall(Event):
     """The model called a tool; ``arguments`` are as the model sent them."""
 
-    type: ClassVar[str] = "tool_call"
     call_id: str
     name: str
     arguments: str
 
 
 @dataclass(frozen=True)
-class ToolOutputDelta:
+class ToolOutputDelta(Event):
     """Output a command printed while its call was waiting."""
 
-    type: ClassVar[str] = "tool_output_delta"
     call_id: str
     text: str
 
 
 @dataclass(frozen=True)
-class ToolResult:
+class ToolResult(Event):
     """A call finished; ``output`` is exactly what the model reads.
 
     ``exit_code`` is set when the process exited, ``session_id`` while it still runs.
     """
 
-    type: ClassVar[str] = "tool_result"
     call_id: str
     name: str
     success: bool
@@ -67,35 +73,31 @@ class ToolResult:
 
 
 @dataclass(frozen=True)
-class AgentMessage:
+class AgentMessage(Event):
     """Text the model wrote; ``final`` for the answer that ends the task."""
 
-    type: ClassVar[str] = "agent_message"
     text: str
     final: bool
 
 
 @dataclass(frozen=True)
-class TaskComplete:
+class TaskComplete(Event):
     """The model answered without calling a tool: the task is over."""
 
-    type: ClassVar[str] = "task_complete"
     last_agent_message: str
 
 
 @dataclass(frozen=True)
-class Interrupted:
+class Interrupted(Event):
     """Ctrl-C stopped the loop; ``killed_sessions`` were still running and were killed."""
 
-    type: ClassVar[str] = "interrupted"
     killed_sessions: int
 
 
 @dataclass(frozen=True)
-class Error:
+class Error(Event):
     """The loop could not go on (the API failed, the configuration is wrong)."""
 
-    type: ClassVar[str] = "error"
     message: str
 
 
