@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streamshell.cli.config import (
+from streamshell.agent.config import (
     ACCEPTED_KEYS,
     Config,
     ConfigError,

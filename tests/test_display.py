@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from streamshell.cli.display import (
+from streamshell.agent.display import (
     AgentMessage,
     Error,
     Interrupted,

@@ -19,11 +19,11 @@ from typing import Any
 
 from .._engine.manager import SessionManager
 from .._version import __version__
+from ..agent.config import ACCEPTED_KEYS, ConfigError, default_config_path, load_config
+from ..agent.display import JsonDisplay, TerminalDisplay
 from ..tools.dispatch import handle_function_call
 from ..tools.formats import anthropic_tools, chat_completions_tools, mcp_tools, responses_api_tools
 from ..tools.registry import MCP_TOOLS, TOOLS
-from .config import ACCEPTED_KEYS, ConfigError, default_config_path, load_config
-from .display import JsonDisplay, TerminalDisplay
 from .flags import (
     EXIT_CALL_FAILED,
     EXIT_OK,
@@ -209,7 +209,7 @@ def _agent(args: argparse.Namespace) -> int:
         print(f"streamshell agent: {e}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        from .agent import run_agent
+        from ..agent.loop import run_agent
     except ImportError as e:
         print(
             f"streamshell: the agent needs the openai package ({e}): pip install 'streamshell[openai]'",
