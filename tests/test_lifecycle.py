@@ -373,3 +373,25 @@ async def test_engine_decisions_are_logged_and_objects_say_what_they_are(
     assert "session 3: could not start 'true': Unable to spawn /nonexistent/shell" in log
     assert "session 2: killing its process group (kill_session)" in log
     assert "closing the session manager: killing 1 session(s)" in log
+
+
+async def test_output_closed_after_the_drain_wait_gave_up_is_harmless(tmp_path: Path) -> None:
+    """The leader exits; a background child holds the output open past ``exit_drain_timeout``, then
+    prints and closes it. The session finished when the drain wait ran out: the late EOF must not
+    finish it again (nothing goes to the loop's exception handler, no call fails)."""
+    flag, pid_file = tmp_path / "go", tmp_path / "child.pid"
+    errors: list[dict[str, object]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda loop, context: errors.append(context))
+    async with SessionManager() as m:
+        cmd = f"(while [ ! -e {flag} ]; do sleep 0.01; done; echo late) & echo $! > {pid_file}; echo started"
+        first = await m.exec_command(sh(cmd, tty=False, yield_time_ms=0))
+        assert first.session_id is not None
+        session = m._sessions[first.session_id]
+        await wait_until(lambda: session.done, what="the drain wait to give up")
+        flag.touch()
+        child = int(pid_file.read_text())
+        await wait_until(lambda: not alive(child), what="the background child to end")
+        last = await m.write_stdin(WriteStdinParams(first.session_id, "", yield_time_ms=1000))
+        assert last.exit_status == Exited(0)
+        assert (first.output + last.output).startswith("started\n")
+    assert not errors, errors

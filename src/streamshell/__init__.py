@@ -12,10 +12,9 @@ underneath: :mod:`streamshell._engine` (sessions, processes, output),
 
 from __future__ import annotations
 
-import importlib
-import warnings
 from typing import Any
 
+from . import _moved
 from ._engine.manager import SessionManager
 from ._engine.options import ManagerOptions
 from ._engine.truncation import truncate_middle
@@ -34,12 +33,21 @@ from .errors import (
 )
 from .params import ExecCommandParams, ShellToolCallParams, WriteStdinParams
 from .results import ExecCommandOutput, Exited, ExitStatus, Ongoing, SessionInfo
+from .tools.adapters import (
+    agents_function_tools,
+    anthropic_tool_results,
+    chat_completions_tool_messages,
+    responses_function_call_outputs,
+    strict_arguments,
+)
 from .tools.dispatch import handle_function_call
 from .tools.formats import anthropic_tools, chat_completions_tools, responses_api_tools
 from .tools.registry import FunctionCallOutput
 from .tools.shell import ShellOutput, run_shell
+from .tools.toolsconfig import AskForApproval, SandboxMode, SandboxPolicy, ShellToolType, ToolsConfig
 
 __all__ = [
+    "AskForApproval",
     "ExecCommandOutput",
     "ExecCommandParams",
     "ExecutionError",
@@ -51,55 +59,37 @@ __all__ = [
     "ManagerOptions",
     "NoTerminalError",
     "Ongoing",
+    "SandboxMode",
+    "SandboxPolicy",
     "SessionEndedError",
     "SessionInfo",
     "SessionManager",
     "ShellOutput",
     "ShellToolCallParams",
+    "ShellToolType",
     "SpawnError",
     "StreamshellError",
+    "ToolsConfig",
     "UnknownSessionError",
     "UnsupportedCallError",
     "WriteError",
     "WriteStdinParams",
     "__version__",
+    "agents_function_tools",
+    "anthropic_tool_results",
     "anthropic_tools",
+    "chat_completions_tool_messages",
     "chat_completions_tools",
     "handle_function_call",
     "responses_api_tools",
+    "responses_function_call_outputs",
     "run_shell",
+    "strict_arguments",
     "truncate_middle",
 ]
 
-_MOVED = {
-    "agents_function_tools": "streamshell.tools.adapters",
-    "anthropic_tool_results": "streamshell.tools.adapters",
-    "chat_completions_tool_messages": "streamshell.tools.adapters",
-    "responses_function_call_outputs": "streamshell.tools.adapters",
-    "strict_arguments": "streamshell.tools.adapters",
-    "AskForApproval": "streamshell.tools.toolsconfig",
-    "SandboxMode": "streamshell.tools.toolsconfig",
-    "SandboxPolicy": "streamshell.tools.toolsconfig",
-    "ShellToolType": "streamshell.tools.toolsconfig",
-    "ToolsConfig": "streamshell.tools.toolsconfig",
-    "EXEC_COMMAND_TOOL_NAME": "streamshell.tools.registry",
-    "WRITE_STDIN_TOOL_NAME": "streamshell.tools.registry",
-    "SHELL_TOOL_NAME": "streamshell.tools.registry",
-    "Captured": "streamshell._engine.buffer",
-    "OutputBuffer": "streamshell._engine.buffer",
-    "approx_token_count": "streamshell._engine.truncation",
-}
-"""Names that ``streamshell`` exported before 0.2, now in their modules: still importable from
-here for one release, with a DeprecationWarning that says where they went."""
+_moved.install()
 
 
 def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module 'streamshell' has no attribute {name!r}")
-    warnings.warn(
-        f"streamshell.{name} moved to {module}.{name}; the old name goes away in the next release",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(importlib.import_module(module), name)
+    return _moved.moved_name(__name__, name)

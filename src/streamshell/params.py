@@ -109,6 +109,10 @@ def _declare(params: type[Params]) -> tuple[Declared, ...]:
     return tuple(out)
 
 
+_CONTAINERS = (Kind.STRING_MAP, Kind.STRING_LIST)
+"""The wire types whose values are stored in a normal form."""
+
+
 def _normalized(value: Any) -> Any:
     """The stored form of a value: maps become plain dicts, lists tuples (the dataclass is frozen)."""
     if isinstance(value, Mapping):
@@ -132,7 +136,8 @@ class Params:
             problem = check_field(d.field, value)
             if problem:
                 raise InvalidArgumentsError(problem)
-            object.__setattr__(self, d.field.name, _normalized(value))
+            if d.field.kind in _CONTAINERS:
+                object.__setattr__(self, d.field.name, _normalized(value))
 
     @classmethod
     def _from_checked(cls, values: Mapping[str, Any]) -> Self:

@@ -68,7 +68,7 @@ class SessionManager:
         self.options = options if options is not None else ManagerOptions(**kwargs)
         opts = self.options
         self._idle_window = opts.max_unread_bytes // 2
-        self._cwd = opts.cwd or os.getcwd()
+        self._cwd = opts.workspace()
         inherited = inherited_environment(os.environ, opts.drop_env_containing)
         self._base_env = {tty: child_environment(inherited, opts.env or {}, tty=tty) for tty in (True, False)}
         self._next_id = 0

@@ -95,7 +95,7 @@ def _boolean(value: Any) -> bool:
 
 
 def _directory(value: Any) -> str:
-    if isinstance(value, str | os.PathLike):
+    if isinstance(value, str | os.PathLike) and os.fspath(value):
         path = os.path.abspath(os.path.expanduser(os.fspath(value)))
         if os.path.isdir(path):
             return path
@@ -110,7 +110,7 @@ def _environment(value: Any) -> dict[str, str]:
             raise Rejected
         problem = check_env_entry(name, item)
         if problem:
-            raise Rejected(problem)
+            raise Rejected(f"env: {problem}")
     return dict(value)
 
 
@@ -146,18 +146,18 @@ class ManagerOptions:
     names the option and says what it accepts.
     """
 
-    keep_unread_output: bool = option(
-        True,
-        BOOLEAN,
-        "return output printed between calls with the next call; false: a call sees only output "
-        "from its own start on, as the reference",
-        user=True,
-    )
     max_sessions: int = option(
         64,
         whole_number(1),
         "open sessions at most; starting one more prunes one (exited ones first, then the least "
         "recently used)",
+        user=True,
+    )
+    keep_unread_output: bool = option(
+        True,
+        BOOLEAN,
+        "return output printed between calls with the next call; false: a call sees only output "
+        "from its own start on, as the reference",
         user=True,
     )
     protected_sessions: int | None = option(
@@ -206,6 +206,10 @@ class ManagerOptions:
                 f"protected_sessions = {self.protected_sessions} must be less than "
                 f"max_sessions ({self.max_sessions})"
             )
+
+    def workspace(self) -> str:
+        """Where sessions run by default: ``cwd``, else this process's working directory now."""
+        return self.cwd or os.getcwd()
 
     @property
     def protected(self) -> int:

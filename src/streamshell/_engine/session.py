@@ -38,7 +38,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ..errors import SessionEndedError
 from ..results import Exited, SessionInfo
@@ -172,22 +172,23 @@ class Session:
         """Mark the session used now (pruning spares the most recently used)."""
         self._last_used = time.monotonic()
 
-    @contextlib.asynccontextmanager
-    async def call(self, window: int, *, discard_unread: bool = False) -> AsyncIterator[None]:
-        """Take a turn: calls on one session collect its output one after another.
+    def call(self, window: int, *, discard_unread: bool = False) -> _Turn:
+        """Take a turn (``async with session.call(...)``): calls on one session collect its output
+        one after another.
 
         ``window`` is what the buffer keeps at each end while this call collects (enough for
         its truncation to be exact); ``discard_unread`` forgets output printed before the call.
         Raises :class:`SessionEndedError` when the session was retired meanwhile.
         """
-        async with self._turn:
-            if self.ended is not None:
-                raise SessionEndedError(self.id, self.ended)
-            self.touch()
-            self._buffer.window = window
-            if discard_unread:
-                self._buffer.clear()
-            yield
+        return _Turn(self, window, discard_unread)
+
+    def _begin_turn(self, window: int, discard_unread: bool) -> None:
+        if self.ended is not None:
+            raise SessionEndedError(self.id, self.ended)
+        self.touch()
+        self._buffer.window = window
+        if discard_unread:
+            self._buffer.clear()
 
     async def wait_done(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for :attr:`done`; return it.
@@ -212,14 +213,16 @@ class Session:
 
     # ----- output ----------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def stream_to(self, on_output: OutputCallback | None) -> Iterator[None]:
+    def stream_to(self, on_output: OutputCallback | None) -> contextlib.AbstractContextManager[None]:
         """Forward output to ``on_output`` as decoded text while the block runs: first what the
         session printed since the last take (the call returns it too), then each chunk as it
         arrives. A character cut short at the end stays for the next call."""
         if on_output is None:
-            yield
-            return
+            return contextlib.nullcontext()
+        return self._streaming(on_output)
+
+    @contextlib.contextmanager
+    def _streaming(self, on_output: OutputCallback) -> Iterator[None]:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
         def listener(data: bytes) -> None:
@@ -300,6 +303,10 @@ class Session:
         self._drain_timer = self._loop.call_later(self._drain_timeout, self._finish)
 
     def _finish(self) -> None:
+        """The output is complete: EOF after the exit, or the drain wait ran out. Runs at most
+        once: a background child may close the output after the drain wait gave up on it."""
+        if self._complete:
+            return
         self._cancel_drain_timer()
         self._pump()
         if self.state is not State.RETIRED:
@@ -384,6 +391,26 @@ class Session:
         self._process.release()
         self._complete = True  # nothing more can arrive: a call still waiting must not wait on
         self._wake_waiters()
+
+
+class _Turn:
+    """A call's turn on a session: holds the session's lock for the ``async with`` block."""
+
+    def __init__(self, session: Session, window: int, discard_unread: bool) -> None:
+        self._session = session
+        self._window = window
+        self._discard = discard_unread
+
+    async def __aenter__(self) -> None:
+        await self._session._turn.acquire()
+        try:
+            self._session._begin_turn(self._window, self._discard)
+        except BaseException:
+            self._session._turn.release()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._session._turn.release()
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:

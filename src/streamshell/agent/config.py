@@ -52,17 +52,22 @@ def _path(value: Any) -> str:
     return os.path.abspath(os.path.expanduser(_string(value)))
 
 
-def _manager_option(name: str) -> Any:
-    """A config key that is a session manager option: its default, rule and help come from
-    :class:`ManagerOptions`, declared there once."""
-    f = ManagerOptions.__dataclass_fields__[name]
-    doc = option_doc(f)
-    return option(f.default, doc.rule, doc.help, user=True)
+def _with_manager_options(cls: type[Any]) -> type[Any]:
+    """Add every user option of the session manager to ``cls`` as a field (before ``@dataclass``
+    sees it), with the default, rule and help :class:`ManagerOptions` declares: a new user option
+    becomes a config key without being written here again."""
+    for f in user_options():
+        cls.__annotations__[f.name] = f.type
+        setattr(cls, f.name, option(f.default, option_doc(f).rule, option_doc(f).help, user=True))
+    return cls
 
 
 @dataclass(frozen=True)
+@_with_manager_options
 class Config:
-    """Everything ``streamshell agent`` can be configured with, and the defaults."""
+    """Everything ``streamshell agent`` can be configured with, and the defaults: the agent's own
+    keys below, then the session manager's user options (``max_sessions``, ``keep_unread_output``,
+    ``cwd``, ...), added by :func:`_with_manager_options`."""
 
     model: str = option(DEFAULT_MODEL, Rule("a model name (a non-empty string)", _string), "the model to ask")
     base_url: str | None = option(
@@ -80,9 +85,6 @@ class Config:
         Rule("a file path (a non-empty string)", _path),
         "a file whose contents replace the built-in instructions",
     )
-    max_sessions: int = _manager_option("max_sessions")
-    keep_unread_output: bool = _manager_option("keep_unread_output")
-    cwd: str | None = _manager_option("cwd")
 
     def instructions(self, default: str) -> str:
         """The instructions to send: ``default``, or the instructions file's contents (trimmed)."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from dataclasses import replace
 from typing import Any, cast
@@ -199,14 +198,15 @@ async def run_agent(task: str, config: Config, display: Display) -> bool:
     """
     tools_config = ToolsConfig.new(use_exec_command_tool=config.experimental_use_exec_command_tool)
     tools = tools_config.openai_tools()
-    cwd = config.cwd or os.getcwd()
+    options = config.manager_options()
+    cwd = options.workspace()
     instructions = config.instructions(default_instructions(tools_config, cwd))
     try:
         client = AsyncOpenAI(base_url=config.base_url)
     except OpenAIError as e:
         display(Error(str(e)))
         return False
-    async with SessionManager(replace(config.manager_options(), cwd=cwd)) as manager:
+    async with SessionManager(replace(options, cwd=cwd)) as manager:
         agent = Agent(client, manager, display, model=config.model, instructions=instructions, tools=tools)
         display(TaskStarted(config.model, [tool.get("name") or tool["type"] for tool in tools], cwd))
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -50,6 +50,8 @@ class FunctionCallOutput:
     exit_status: ExitStatus | None = None
     error: bool = False
     session_id: int | None = None
+    note: str | None = field(default=None, compare=False)
+    """A few words for the log line when there is no exit status to tell (``3 sessions``)."""
 
     @classmethod
     def of_output(cls, output: ExecCommandOutput) -> FunctionCallOutput:
@@ -64,12 +66,13 @@ class FunctionCallOutput:
         """A few words for a log line: ``session=3 exited=0``, ``session=3 running``, ``error``."""
         if self.error:
             return "error"
+        session = "" if self.session_id is None else f"session={self.session_id} "
         match self.exit_status:
             case Exited(code=code):
-                return f"session={self.session_id} exited={code}"
+                return f"{session}exited={code}"
             case Ongoing(session_id=session_id):
                 return f"session={session_id} running"
-        return "ok"
+        return self.note or "ok"
 
 
 Handler = Callable[[SessionBackend, P, OutputCallback | None], Awaitable[FunctionCallOutput]]
@@ -177,14 +180,15 @@ async def _list_sessions(
     backend: SessionBackend, params: ListSessionsParams, on_output: OutputCallback | None
 ) -> FunctionCallOutput:
     sessions = backend.list_sessions()
-    return FunctionCallOutput(json.dumps([session_json(s) for s in sessions], indent=1), True)
+    text = json.dumps([session_json(s) for s in sessions], indent=1)
+    return FunctionCallOutput(text, True, note=f"{len(sessions)} sessions")
 
 
 async def _shell(
     backend: SessionBackend, params: ShellToolCallParams, on_output: OutputCallback | None
 ) -> FunctionCallOutput:
     out = await run_shell(backend, params, on_output=on_output)
-    return FunctionCallOutput(out.to_text_output(), out.exit_code == 0, Exited(out.exit_code))
+    return FunctionCallOutput(out.to_text_output(), out.exit_code == 0, Exited(out.exit_code, out.signal))
 
 
 # ----- the tools -----------------------------------------------------------------------------

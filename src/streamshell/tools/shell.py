@@ -40,11 +40,13 @@ RUNNER_SHELL = "/bin/sh"
 
 @dataclass(frozen=True)
 class ShellOutput:
-    """What one ``shell`` call produced; ``output`` is already cut to the budget."""
+    """What one ``shell`` call produced; ``output`` is already cut to the budget. ``signal`` is set
+    when a signal killed the command (``exit_code`` is then 128+N), not when its timeout did."""
 
     exit_code: int
     duration: float
     output: str
+    signal: int | None = None
 
     def to_text_output(self) -> str:
         """The text the model reads: the reference's compact JSON (serde_json's form)."""
@@ -81,4 +83,4 @@ async def run_shell(
     if timed_out:
         text = f"command timed out after {timeout_ms} milliseconds\n{out.output}"
         return ShellOutput(TIMEOUT_EXIT_CODE, out.wall_time, text)
-    return ShellOutput(out.exit_status.code, out.wall_time, out.output)
+    return ShellOutput(out.exit_status.code, out.wall_time, out.output, out.exit_status.signal)
