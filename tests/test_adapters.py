@@ -23,7 +23,7 @@ from openai import AsyncOpenAI
 from fake_apis import anthropic_message, chat_completion, serve
 from fake_responses_server import start_server
 from streamshell import Exited, Ongoing, SessionManager, handle_function_call
-from streamshell.tools.adapters import (
+from streamshell.adapters import (
     agents_function_tools,
     anthropic_tool_results,
     chat_completions_tool_messages,

@@ -19,6 +19,13 @@ from ._engine.manager import SessionManager
 from ._engine.options import ManagerOptions
 from ._engine.truncation import truncate_middle
 from ._version import __version__
+from .adapters import (
+    agents_function_tools,
+    anthropic_tool_results,
+    chat_completions_tool_messages,
+    responses_function_call_outputs,
+    strict_arguments,
+)
 from .errors import (
     ExecutionError,
     InvalidArgumentsError,
@@ -33,13 +40,6 @@ from .errors import (
 )
 from .params import ExecCommandParams, ShellToolCallParams, WriteStdinParams
 from .results import ExecCommandOutput, Exited, ExitStatus, Ongoing, SessionInfo
-from .tools.adapters import (
-    agents_function_tools,
-    anthropic_tool_results,
-    chat_completions_tool_messages,
-    responses_function_call_outputs,
-    strict_arguments,
-)
 from .tools.dispatch import handle_function_call
 from .tools.formats import anthropic_tools, chat_completions_tools, responses_api_tools
 from .tools.registry import FunctionCallOutput

@@ -30,7 +30,6 @@ MOVED_MODULES = {
     "streamshell.dispatch": "streamshell.tools.dispatch",
     "streamshell.shelltool": "streamshell.tools.shell",
     "streamshell.toolsconfig": "streamshell.tools.toolsconfig",
-    "streamshell.adapters": "streamshell.tools.adapters",
     "streamshell.server": "streamshell.mcp.server",
     "streamshell.display": "streamshell.agent.display",
     "streamshell.config": "streamshell.agent.config",

@@ -3,8 +3,7 @@
 Every helper takes what its API's SDK returns (the SDK's objects, or the same data as
 dicts), runs each tool call through :func:`handle_function_call` on the given manager, in
 order, and returns the items to append to the conversation, with exactly the text the
-reference sent back. No SDK is imported here except by :func:`agents_function_tools`,
-which builds the OpenAI Agents SDK's ``FunctionTool`` objects.
+reference sent back. No SDK is imported here.
 
 Tool definitions: :func:`responses_api_tools`, :func:`chat_completions_tools`,
 :func:`anthropic_tools` (all in :mod:`streamshell.tools.formats`). With ``strict=True`` OpenAI's
@@ -15,16 +14,13 @@ and the nulls are dropped before dispatch, so the tools' defaults apply.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from .backend import SessionBackend
-from .dispatch import handle_function_call
-from .registry import MODEL_TOOLS, TOOLS, Arguments
-from .schema import JsonObject
-
-if TYPE_CHECKING:
-    from agents import FunctionTool, ToolContext
+from ..tools.backend import SessionBackend
+from ..tools.dispatch import handle_function_call
+from ..tools.registry import Arguments
+from ..tools.schema import JsonObject
 
 
 def _plain(value: Any) -> Any:
@@ -60,7 +56,9 @@ def strict_arguments(arguments: Arguments) -> Arguments:
     return {key: value for key, value in parsed.items() if value is not None}
 
 
-async def _run(manager: SessionBackend, name: str, arguments: Arguments, strict: bool) -> tuple[str, bool]:
+async def run_call(
+    manager: SessionBackend, name: str, arguments: Arguments, strict: bool
+) -> tuple[str, bool]:
     result = await handle_function_call(manager, name, strict_arguments(arguments) if strict else arguments)
     return result.content, result.success
 
@@ -75,7 +73,7 @@ async def responses_function_call_outputs(
     outputs = []
     for item in _items(response, "output"):
         if item.get("type") == "function_call":
-            content, _ = await _run(manager, item["name"], item["arguments"], strict)
+            content, _ = await run_call(manager, item["name"], item["arguments"], strict)
             outputs.append({"type": "function_call_output", "call_id": item["call_id"], "output": content})
     return outputs
 
@@ -87,7 +85,7 @@ async def chat_completions_tool_messages(
     replies = []
     for call in _items(message, "tool_calls"):
         function = call["function"]
-        content, _ = await _run(manager, function["name"], function["arguments"], strict)
+        content, _ = await run_call(manager, function["name"], function["arguments"], strict)
         replies.append({"role": "tool", "tool_call_id": call["id"], "content": content})
     return replies
 
@@ -101,7 +99,7 @@ async def anthropic_tool_results(manager: SessionBackend, message: Any) -> list[
     results = []
     for block in _items(message, "content"):
         if block.get("type") == "tool_use":
-            content, success = await _run(manager, block["name"], block["input"], strict=False)
+            content, success = await run_call(manager, block["name"], block["input"], strict=False)
             results.append(
                 {
                     "type": "tool_result",
@@ -111,37 +109,3 @@ async def anthropic_tool_results(manager: SessionBackend, message: Any) -> list[
                 }
             )
     return results
-
-
-def agents_function_tools(
-    manager: SessionBackend, *, extended: bool = False, strict: bool = True
-) -> list[FunctionTool]:
-    """``exec_command`` and ``write_stdin`` as OpenAI Agents SDK ``FunctionTool``s bound to ``manager``.
-
-    ``strict`` (the SDK's recommended default) advertises the strict-mode schemas; errors
-    reach the model as the tool's result text, as they do everywhere else.
-    """
-    from agents import FunctionTool
-
-    return [
-        FunctionTool(
-            name=name,
-            description=TOOLS[name].description,
-            params_json_schema=TOOLS[name].parameters(extended=extended, strict=strict),
-            on_invoke_tool=_agents_invoker(manager, name, strict),
-            strict_json_schema=strict,
-        )
-        for name in MODEL_TOOLS
-    ]
-
-
-def _agents_invoker(
-    manager: SessionBackend, name: str, strict: bool
-) -> Callable[[ToolContext[Any], str], Awaitable[str]]:
-    """The Agents SDK's ``on_invoke_tool`` for tool ``name``: the arguments' JSON in, the result text out."""
-
-    async def invoke(context: ToolContext[Any], arguments: str) -> str:
-        content, _ = await _run(manager, name, arguments, strict)
-        return content
-
-    return invoke
