@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from . import concurrency, interactive, mcp_stdio, memory, spawn, throughput
+from . import concurrency, decisions, interactive, mcp_stdio, memory, spawn, throughput
 from .isolated import REPO
 from .report import Row, machine, render
 from .sizes import FULL, QUICK, TOY, Sizes
@@ -21,6 +21,7 @@ METRICS: tuple[tuple[str, Callable[[Sizes], Awaitable[list[Row]]]], ...] = (
     ("concurrency", concurrency.rows),
     ("write_stdin", interactive.rows),
     ("mcp", mcp_stdio.rows),
+    ("decisions", decisions.rows),
 )
 DEFAULT_OUTPUT = REPO / "BENCHMARKS.md"
 
