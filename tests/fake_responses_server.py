@@ -2,9 +2,10 @@
 # Vendored from the reference harness (codex-harness/fake_responses_server.py): the scripted fake
 # OpenAI Responses API the real Codex CLI 0.29.0 was driven with. The tests drive `streamshell agent`
 # and the real Codex releases with this same server, so that every agent meets one and the same model,
-# and CI needs nothing outside the repo. One extension (fill_placeholders, below): a scripted argument
-# "$SESSION" or "$SESSION:<i>" becomes the session id read from an earlier output, since current
-# Codex hands out random session ids that a script cannot predict.
+# and CI needs nothing outside the repo. Two extensions: a scripted argument "$SESSION" or
+# "$SESSION:<i>" becomes the session id read from an earlier output (fill_placeholders), since
+# current Codex hands out random session ids that a script cannot predict; and a call's optional
+# "namespace" is passed on in its function_call item, as current Codex expects for MCP tools.
 """Minimal fake OpenAI *Responses API* server for driving `codex exec`.
 
 It is stateless with respect to the conversation: every POST /v1/responses
@@ -166,6 +167,8 @@ class ScriptState:
                 "arguments": args,
                 "call_id": cid,
             }
+            if call.get("namespace"):  # current Codex puts MCP tools in a namespace (mcp__SERVER)
+                item["namespace"] = call["namespace"]
             with self.lock:
                 self.sent_at[cid] = time.time()
                 self.timing_log.write(json.dumps({"call_id": cid, "event": "call_sent", "t": self.sent_at[cid], "step": step}) + "\n")

@@ -247,7 +247,12 @@ def test_strict_schemas_require_everything_and_make_optionals_nullable() -> None
     props = exec_tool["parameters"]["properties"]
     assert exec_tool["strict"] is True
     assert sorted(exec_tool["parameters"]["required"]) == sorted(props)
-    assert "env" not in props  # a free-form map: strict mode cannot express it
+    # NAME=value strings, not a free-form map (which strict mode cannot express)
+    assert props["env"] == {
+        "type": ["array", "null"],
+        "items": {"type": "string"},
+        "description": 'Extra environment variables for the command, as "NAME=value" strings.',
+    }
     assert props["cmd"]["type"] == "string"
     assert props["yield_time_ms"]["type"] == ["number", "null"]
     assert props["workdir"]["type"] == ["string", "null"]

@@ -106,8 +106,19 @@ CASES: list[tuple[str, str, str]] = [
     ),
     (
         "exec_command",
-        '{"cmd": "ls", "env": ["A=1"]}',
-        P + "env: invalid type: sequence, expected a map at line 1 column 28",
+        '{"cmd": "ls", "env": ["A"]}',
+        P + 'env[0]: "A" is not NAME=value at line 1 column 26',
+    ),
+    (
+        "exec_command",
+        '{"cmd": "ls", "env": 3}',
+        P + 'env: invalid type: integer `3`, expected a sequence of "NAME=value" strings or a map of names '
+        "to values at line 1 column 22",
+    ),
+    (
+        "exec_command",
+        '{"cmd": "ls", "env": ["A=1", 2]}',
+        P + "env[1]: invalid type: integer `2`, expected a string at line 1 column 31",
     ),
     (
         "exec_command",

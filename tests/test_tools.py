@@ -34,7 +34,13 @@ def test_extended_tools_add_workdir_env_tty() -> None:
         "env",
         "tty",
     }
-    assert props["env"]["additionalProperties"] == {"type": "string"}
+    # NAME=value strings: an object as additionalProperties makes Codex 0.29 drop the whole tool
+    assert props["env"] == {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": 'Extra environment variables for the command, as "NAME=value" strings.',
+    }
+    assert "additionalProperties" not in json.dumps(props)
     assert exec_tool["parameters"]["required"] == ["cmd"]
     assert write_tool == REFERENCE[1]
 

@@ -24,6 +24,7 @@ from .errors import InvalidArgumentsError
 U32_MAX = 2**32 - 1
 U64_MAX = 2**64 - 1
 I64_MIN = -(2**63)
+I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 
 
 class Kind(enum.Enum):
@@ -32,9 +33,13 @@ class Kind(enum.Enum):
     STRING = "a string"
     BOOL = "a boolean"
     U32 = "u32"
+    I32 = "i32"
     U64 = "u64"
-    STRING_MAP = "a map"
+    USIZE = "usize"
     STRING_LIST = "a sequence"
+    ENVIRONMENT = 'a sequence of "NAME=value" strings or a map of names to values'
+    """Environment variables: ``["NAME=value", ...]`` (what every schema checker accepts), or the
+    ``{"NAME": "value"}`` object earlier versions advertised."""
 
 
 @dataclass(frozen=True)
@@ -47,9 +52,16 @@ class Field:
     nullable: bool = False
     aliases: tuple[str, ...] = ()
     """Other names the field is accepted under (serde's ``alias``); errors use ``name``."""
+    choices: tuple[str, ...] = ()
+    """For a string: the values it may take (a serde enum's variants), when limited."""
 
 
-_INT_RANGES = {Kind.U32: U32_MAX, Kind.U64: U64_MAX}
+_INT_RANGES = {
+    Kind.U32: (0, U32_MAX),
+    Kind.I32: (I32_MIN, I32_MAX),
+    Kind.U64: (0, U64_MAX),
+    Kind.USIZE: (0, U64_MAX),
+}
 
 
 def _rust_float(value: float) -> str:
@@ -105,7 +117,8 @@ def check_value(kind: Kind, value: object, *, nullable: bool = False) -> str | N
         return None
     if kind in _INT_RANGES:
         if isinstance(value, int) and not isinstance(value, bool) and I64_MIN <= value <= U64_MAX:
-            if 0 <= value <= _INT_RANGES[kind]:
+            low, high = _INT_RANGES[kind]
+            if low <= value <= high:
                 return None
             return f"invalid value: {_unexpected(value)}, expected {kind.value}"
         return f"invalid type: {_unexpected(value)}, expected {kind.value}"
@@ -118,7 +131,7 @@ def check_value(kind: Kind, value: object, *, nullable: bool = False) -> str | N
     elif kind is Kind.STRING_LIST:
         ok = isinstance(value, list | tuple)
     else:
-        ok = isinstance(value, Mapping)
+        ok = isinstance(value, Mapping | list | tuple)
     return None if ok else f"invalid type: {_unexpected(value)}, expected {kind.value}"
 
 
@@ -128,6 +141,27 @@ def check_string_map(name: str, value: Mapping[Any, Any]) -> str | None:
         problem = check_value(Kind.STRING, key) or check_value(Kind.STRING, item)
         if problem:
             return f"{name}.{key}: {problem}"
+    return None
+
+
+def environment_entries(value: Mapping[Any, Any] | Sequence[Any]) -> dict[str, str]:
+    """An environment given as ``["NAME=value", ...]`` or ``{"NAME": "value"}``, as a map (checked
+    first with :func:`check_environment`)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    return dict(entry.split("=", 1) for entry in value)
+
+
+def check_environment(name: str, value: Mapping[Any, Any] | Sequence[Any]) -> str | None:
+    """Why an environment (a list of ``NAME=value`` strings, or a map) is bad, naming the entry."""
+    if isinstance(value, Mapping):
+        return check_string_map(name, value)
+    problem = check_string_list(name, value)
+    if problem:
+        return problem
+    for index, entry in enumerate(value):
+        if "=" not in entry[1:]:
+            return f"{name}[{index}]: {_rust_debug_str(entry)} is not NAME=value"
     return None
 
 
@@ -145,8 +179,10 @@ def check_field(field: Field, value: object) -> str | None:
     problem = check_value(field.kind, value, nullable=field.nullable)
     if problem:
         return f"{field.name}: {problem}"
-    if field.kind is Kind.STRING_MAP and isinstance(value, Mapping):
-        return check_string_map(field.name, value)
+    if field.choices and value is not None and value not in field.choices:
+        return f"{field.name}: unknown variant `{value}`, expected {_one_of(field.choices)}"
+    if field.kind is Kind.ENVIRONMENT and isinstance(value, Mapping | list | tuple):
+        return check_environment(field.name, value)
     if field.kind is Kind.STRING_LIST and isinstance(value, list | tuple):
         return check_string_list(field.name, value)
     return None

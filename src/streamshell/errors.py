@@ -6,6 +6,10 @@ callers (the dispatcher, the MCP server) pass it through unchanged.
 
 from __future__ import annotations
 
+import os
+
+from .profiles import Profile
+
 
 class StreamshellError(Exception):
     """Base class: a call failed and nothing else changed."""
@@ -27,28 +31,57 @@ class UnsupportedCallError(StreamshellError):
 
 
 class SpawnError(StreamshellError):
-    """The session's process could not be started (the session id is still used up)."""
+    """The session's process could not be started (the session id is still used up).
 
-    def __init__(self, session_id: int, reason: str) -> None:
-        super().__init__(f"failed to create exec command session for session id {session_id}: {reason}")
+    ``os_error`` is the errno behind it, when there is one (the unified text shows it as Rust's
+    ``io::Error`` does)."""
+
+    def __init__(
+        self,
+        session_id: int,
+        reason: str,
+        *,
+        os_error: int | None = None,
+        profile: Profile = Profile.REFERENCE,
+    ) -> None:
+        if profile is Profile.UNIFIED:
+            cause = reason if os_error is None else f"{os.strerror(os_error)} (os error {os_error})"
+            text = (
+                'exec_command failed: CreateProcess { message: "Rejected(\\"Failed to create unified exec '
+                f'process: {cause}\\")" }}'
+            )
+        else:
+            text = f"failed to create exec command session for session id {session_id}: {reason}"
+        super().__init__(text)
         self.session_id = session_id
         self.reason = reason
+        self.os_error = os_error
+
+
+def _unknown_process(session_id: int) -> str:
+    """Current Codex's one text for every session it does not hold (never issued, exited, pruned)."""
+    return f"write_stdin failed: Unknown process id {session_id}"
 
 
 class UnknownSessionError(StreamshellError):
     """No session with this id was ever created by this manager."""
 
-    def __init__(self, session_id: int) -> None:
-        super().__init__(f"unknown session id {session_id}")
+    def __init__(self, session_id: int, *, profile: Profile = Profile.REFERENCE) -> None:
+        unified = profile is Profile.UNIFIED
+        super().__init__(_unknown_process(session_id) if unified else f"unknown session id {session_id}")
         self.session_id = session_id
 
 
 class SessionEndedError(StreamshellError):
     """The session existed but is gone: its exit was reported, it was killed or pruned."""
 
-    def __init__(self, session_id: int, how: str) -> None:
-        super().__init__(f"session id {session_id} {how}; start a new one with exec_command")
+    def __init__(self, session_id: int, how: str, *, profile: Profile = Profile.REFERENCE) -> None:
+        if profile is Profile.UNIFIED:
+            super().__init__(_unknown_process(session_id))
+        else:
+            super().__init__(f"session id {session_id} {how}; start a new one with exec_command")
         self.session_id = session_id
+        self.how = how
 
 
 class WriteError(StreamshellError):
@@ -56,6 +89,18 @@ class WriteError(StreamshellError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"failed to write to stdin: {reason}")
+
+
+class StdinClosedError(WriteError):
+    """Input for a session whose stdin is closed (unified: every session without a terminal)."""
+
+    def __init__(self, session_id: int, *, profile: Profile = Profile.REFERENCE) -> None:
+        super().__init__(f"the input of session {session_id} is closed")
+        if profile is Profile.UNIFIED:
+            self.args = (
+                "write_stdin failed: stdin is closed for this session; "
+                "rerun exec_command with tty=true to keep stdin open",
+            )
 
 
 class NoTerminalError(StreamshellError):

@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self, cast
 
-from ._parsing import Field, Kind, check_field, decode_mapping, decode_struct
+from ._parsing import Field, Kind, check_field, decode_mapping, decode_struct, environment_entries
 from .errors import InvalidArgumentsError
+from .profiles import Profile
 
 DEFAULT_EXEC_YIELD_TIME_MS = 10_000
 DEFAULT_WRITE_YIELD_TIME_MS = 250
@@ -34,6 +35,26 @@ class Group(enum.Enum):
     """A streamshell extra: advertised by the extended schema (the MCP server's default)."""
     ESCALATION = "escalation"
     """The one-shot shell tool's approval fields, advertised only by its workspace-write variant."""
+    UNIFIED = "unified"
+    """Only current Codex's unified exec has it: accepted and advertised by that profile only."""
+
+
+_SAME: Any = object()
+"""A :class:`Unified` default that is the parameter's own."""
+
+
+@dataclass(frozen=True)
+class Unified:
+    """How current Codex's unified exec (profile ``unified``) has a parameter, where it differs.
+
+    ``description`` None: not in that profile's schema (still accepted). ``kind``: the Rust
+    type it deserializes into there, when that differs (serde names it in errors).
+    """
+
+    description: str | None
+    default: Any = _SAME
+    kind: Kind | None = None
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,6 +67,8 @@ class ParamDoc:
     """The wire type when the Python type does not say it (``u32`` rather than ``u64``)."""
     aliases: tuple[str, ...]
     """Other names the parameter is accepted under (serde's ``alias``); never advertised."""
+    unified: Unified | None
+    """The parameter in the unified profile; None: not in its schema, same type and default."""
 
 
 _DOC = "streamshell.param"
@@ -54,7 +77,7 @@ _KINDS = {
     "str": Kind.STRING,
     "int": Kind.U64,
     "bool": Kind.BOOL,
-    "Mapping[str, str]": Kind.STRING_MAP,
+    "Mapping[str, str]": Kind.ENVIRONMENT,
     "tuple[str, ...]": Kind.STRING_LIST,
 }
 """The wire type of each Python type a parameter may have (``T | None`` makes it nullable)."""
@@ -66,14 +89,21 @@ def doc(
     group: Group = Group.REFERENCE,
     kind: Kind | None = None,
     aliases: tuple[str, ...] = (),
+    unified: Unified | None = None,
 ) -> dict[str, ParamDoc]:
     """A parameter's :class:`ParamDoc`, as the metadata of its dataclass field."""
-    return {_DOC: ParamDoc(description, group, kind, aliases)}
+    return {_DOC: ParamDoc(description, group, kind, aliases, unified)}
 
 
-def optional(description: str, *, group: Group = Group.REFERENCE, aliases: tuple[str, ...] = ()) -> Any:
+def optional(
+    description: str,
+    *,
+    group: Group = Group.REFERENCE,
+    aliases: tuple[str, ...] = (),
+    unified: Unified | None = None,
+) -> Any:
     """A parameter whose default is None (the tool's own default applies)."""
-    return field(default=None, metadata=doc(description, group=group, aliases=aliases))
+    return field(default=None, metadata=doc(description, group=group, aliases=aliases, unified=unified))
 
 
 @dataclass(frozen=True)
@@ -84,19 +114,25 @@ class Declared:
     doc: ParamDoc
     default: Any
 
+    @property
+    def advertised_unified(self) -> bool:
+        """Whether the unified profile's schema lists the parameter."""
+        return self.doc.unified is not None and self.doc.unified.description is not None
 
-_DECLARED: dict[type[Any], tuple[Declared, ...]] = {}
+
+_DECLARED: dict[tuple[type[Any], Profile], tuple[Declared, ...]] = {}
 
 
-def declared(params: type[Params]) -> tuple[Declared, ...]:
-    """The parameters of a params class, in declaration order (worked out once per class)."""
-    found = _DECLARED.get(params)
+def declared(params: type[Params], profile: Profile = Profile.REFERENCE) -> tuple[Declared, ...]:
+    """The parameters of a params class as ``profile`` has them, in declaration order (worked out
+    once per class and profile)."""
+    found = _DECLARED.get((params, profile))
     if found is None:
-        found = _DECLARED[params] = _declare(params)
+        found = _DECLARED[params, profile] = _declare(params, profile)
     return found
 
 
-def _declare(params: type[Params]) -> tuple[Declared, ...]:
+def _declare(params: type[Params], profile: Profile) -> tuple[Declared, ...]:
     out = []
     fields: tuple[dataclasses.Field[Any], ...] = dataclasses.fields(cast(Any, params))
     for f in fields:
@@ -104,19 +140,35 @@ def _declare(params: type[Params]) -> tuple[Declared, ...]:
         type_text = str(f.type)
         nullable = type_text.endswith(" | None")
         kind = doc.kind or _KINDS[type_text.removesuffix(" | None")]
-        required = f.default is dataclasses.MISSING
-        out.append(Declared(Field(f.name, kind, required, nullable, doc.aliases), doc, f.default))
+        default, choices = f.default, cast(tuple[str, ...], ())
+        if profile is Profile.UNIFIED and doc.unified is not None:
+            kind = doc.unified.kind or kind
+            choices = doc.unified.choices
+            if doc.unified.default is not _SAME:
+                default = doc.unified.default
+        required = default is dataclasses.MISSING
+        out.append(Declared(Field(f.name, kind, required, nullable, doc.aliases, choices), doc, default))
     return tuple(out)
 
 
-_CONTAINERS = (Kind.STRING_MAP, Kind.STRING_LIST)
+_CONTAINERS = (Kind.ENVIRONMENT, Kind.STRING_LIST)
 """The wire types whose values are stored in a normal form."""
 
 
-def _normalized(value: Any) -> Any:
-    """The stored form of a value: maps become plain dicts, lists tuples (the dataclass is frozen)."""
-    if isinstance(value, Mapping):
-        return dict(value)
+def _accepted(params: type[Params], profile: Profile) -> list[Field]:
+    """The fields a tool call may give under ``profile`` (a unified-only one is unknown elsewhere)."""
+    return [
+        d.field
+        for d in declared(params, profile)
+        if profile is Profile.UNIFIED or d.doc.group is not Group.UNIFIED
+    ]
+
+
+def _normalized(field: Field, value: Any) -> Any:
+    """The stored form of a value: an environment a plain dict, other lists tuples (the dataclass is
+    frozen)."""
+    if field.kind is Kind.ENVIRONMENT and value is not None:
+        return environment_entries(value)
     if isinstance(value, list):
         return tuple(value)
     return value
@@ -137,28 +189,30 @@ class Params:
             if problem:
                 raise InvalidArgumentsError(problem)
             if d.field.kind in _CONTAINERS:
-                object.__setattr__(self, d.field.name, _normalized(value))
+                object.__setattr__(self, d.field.name, _normalized(d.field, value))
 
     @classmethod
-    def _from_checked(cls, values: Mapping[str, Any]) -> Self:
+    def _from_checked(cls, values: Mapping[str, Any], profile: Profile) -> Self:
         obj = object.__new__(cls)
-        for d in declared(cls):
-            object.__setattr__(obj, d.field.name, _normalized(values.get(d.field.name, d.default)))
+        for d in declared(cls, profile):
+            object.__setattr__(obj, d.field.name, _normalized(d.field, values.get(d.field.name, d.default)))
         return obj
 
     @classmethod
-    def from_json(cls, arguments: str) -> Self:
-        """Parse a tool call's JSON ``arguments`` string.
+    def from_json(cls, arguments: str, profile: Profile = Profile.REFERENCE) -> Self:
+        """Parse a tool call's JSON ``arguments`` string, with ``profile``'s types and defaults.
 
         Raises :class:`InvalidArgumentsError` whose text is the reference's
         ``failed to parse function arguments: ...`` message.
         """
-        return cls._from_checked(decode_struct(arguments, cls.__name__, [d.field for d in declared(cls)]))
+        return cls._from_checked(decode_struct(arguments, cls.__name__, _accepted(cls, profile)), profile)
 
     @classmethod
-    def from_arguments(cls, arguments: Mapping[str, Any] | None) -> Self:
+    def from_arguments(
+        cls, arguments: Mapping[str, Any] | None, profile: Profile = Profile.REFERENCE
+    ) -> Self:
         """Check already-parsed arguments (an MCP ``tools/call``): same rules, no positions."""
-        return cls._from_checked(decode_mapping(arguments, [d.field for d in declared(cls)]))
+        return cls._from_checked(decode_mapping(arguments, _accepted(cls, profile)), profile)
 
     def to_dict(self) -> dict[str, Any]:
         """The parameters as JSON-ready arguments (all fields, defaults included)."""
@@ -175,6 +229,9 @@ _JUSTIFICATION = (
     "1-sentence explanation of why we want to run this command."
 )
 _SESSION_ID = "The ID of the exec_command session."
+_UNIFIED_MAX_OUTPUT_TOKENS = Unified(
+    "Output token budget. Defaults to 10000 tokens; larger requests may be capped by policy.", kind=Kind.USIZE
+)
 
 
 @dataclass(frozen=True)
@@ -186,21 +243,43 @@ class ExecCommandParams(Params):
     on pipes instead of a PTY.
     """
 
-    cmd: str = field(metadata=doc("The shell command to execute."))
+    cmd: str = field(
+        metadata=doc("The shell command to execute.", unified=Unified("Shell command to execute."))
+    )
     yield_time_ms: int = field(
         default=DEFAULT_EXEC_YIELD_TIME_MS,
-        metadata=doc("The maximum time in milliseconds to wait for output."),
+        metadata=doc(
+            "The maximum time in milliseconds to wait for output.",
+            unified=Unified(
+                "Wait before yielding output. Defaults to 10000 ms; effective range is 250-30000 ms."
+            ),
+        ),
     )
-    max_output_tokens: int = field(default=DEFAULT_MAX_OUTPUT_TOKENS, metadata=doc(_MAX_OUTPUT_TOKENS))
-    shell: str = field(default=DEFAULT_SHELL, metadata=doc('The shell to use. Defaults to "/bin/bash".'))
+    max_output_tokens: int = field(
+        default=DEFAULT_MAX_OUTPUT_TOKENS,
+        metadata=doc(_MAX_OUTPUT_TOKENS, unified=_UNIFIED_MAX_OUTPUT_TOKENS),
+    )
+    shell: str = field(
+        default=DEFAULT_SHELL,
+        metadata=doc(
+            'The shell to use. Defaults to "/bin/bash".',
+            unified=Unified("Shell binary to launch. Defaults to the user's default shell."),
+        ),
+    )
     login: bool = field(
-        default=True, metadata=doc("Whether to run the command as a login shell. Defaults to true.")
+        default=True,
+        metadata=doc(
+            "Whether to run the command as a login shell. Defaults to true.",
+            unified=Unified("Request login-shell startup. Omit to inherit.", default=False),
+        ),
     )
     workdir: str | None = optional(
-        "The working directory for the command. Defaults to the server's.", group=Group.EXTENDED
+        "The working directory for the command. Defaults to the server's.",
+        group=Group.EXTENDED,
+        unified=Unified("Working directory for the command. Defaults to the turn cwd."),
     )
     env: Mapping[str, str] | None = optional(
-        "Extra environment variables for the command.", group=Group.EXTENDED
+        'Extra environment variables for the command, as "NAME=value" strings.', group=Group.EXTENDED
     )
     tty: bool = field(
         default=True,
@@ -208,6 +287,31 @@ class ExecCommandParams(Params):
             "Whether to run the command in a pseudo-terminal. Defaults to true. false runs it on pipes: "
             "much faster for bulk output, no echo and no \\r\\n; \\u0003 still interrupts it.",
             group=Group.EXTENDED,
+            unified=Unified(
+                "True allocates a PTY for the command; false or omitted uses plain pipes.", default=False
+            ),
+        ),
+    )
+    sandbox_permissions: str | None = optional(
+        "Per-command sandbox override (unified profile; streamshell does not sandbox).",
+        group=Group.UNIFIED,
+        unified=Unified(
+            "Per-command sandbox override. Defaults to `use_default`; use `require_escalated` for "
+            "unsandboxed execution.",
+            choices=("use_default", "require_escalated"),
+        ),
+    )
+    justification: str | None = optional(
+        "Approval question (unified profile; streamshell asks for no approval).",
+        group=Group.UNIFIED,
+        unified=Unified("User-facing approval question for `require_escalated`; omit otherwise."),
+    )
+    prefix_rule: tuple[str, ...] | None = optional(
+        "Reusable approval prefix (unified profile; streamshell asks for no approval).",
+        group=Group.UNIFIED,
+        unified=Unified(
+            'Reusable approval prefix for `cmd`, only with `sandbox_permissions: "require_escalated"`; '
+            'for example ["git", "pull"].'
         ),
     )
 
@@ -216,13 +320,35 @@ class ExecCommandParams(Params):
 class WriteStdinParams(Params):
     """Arguments of ``write_stdin``: type ``chars`` into session ``session_id``, then collect output."""
 
-    session_id: int = field(metadata=doc(_SESSION_ID, kind=Kind.U32))
-    chars: str = field(metadata=doc("The characters to write to stdin."))
+    session_id: int = field(
+        metadata=doc(
+            _SESSION_ID,
+            kind=Kind.U32,
+            unified=Unified("Identifier of the running unified exec session.", kind=Kind.I32),
+        )
+    )
+    chars: str = field(
+        metadata=doc(
+            "The characters to write to stdin.",
+            unified=Unified(
+                "Bytes to write to stdin. Defaults to empty, which polls without writing.", default=""
+            ),
+        )
+    )
     yield_time_ms: int = field(
         default=DEFAULT_WRITE_YIELD_TIME_MS,
-        metadata=doc("The maximum time in milliseconds to wait for output after writing."),
+        metadata=doc(
+            "The maximum time in milliseconds to wait for output after writing.",
+            unified=Unified(
+                "Wait before yielding output. Non-empty writes default to 250 ms and cap at 30000 ms; "
+                "empty polls wait 5000-300000 ms by default."
+            ),
+        ),
     )
-    max_output_tokens: int = field(default=DEFAULT_MAX_OUTPUT_TOKENS, metadata=doc(_MAX_OUTPUT_TOKENS))
+    max_output_tokens: int = field(
+        default=DEFAULT_MAX_OUTPUT_TOKENS,
+        metadata=doc(_MAX_OUTPUT_TOKENS, unified=_UNIFIED_MAX_OUTPUT_TOKENS),
+    )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ import signal as signals
 import struct
 from dataclasses import dataclass, field
 
+from .profiles import Profile
+
 
 @dataclass(frozen=True)
 class Exited:
@@ -69,6 +71,10 @@ class ExecCommandOutput:
     whole output). ``pending_input_bytes`` counts input accepted by the call but
     not yet written because the process is not reading it. ``session_id`` is the
     session the call addressed (also when it exited), for logs and displays.
+
+    The unified profile's outputs also carry a ``chunk_id`` and the whole output's
+    ``token_count`` (always shown there), and their ``output`` already starts with the
+    truncation warning when it was cut.
     """
 
     wall_time: float
@@ -77,17 +83,25 @@ class ExecCommandOutput:
     output: str
     pending_input_bytes: int = 0
     session_id: int | None = None
+    profile: Profile = Profile.REFERENCE
+    chunk_id: str | None = None
+    token_count: int | None = None
 
     def to_text_output(self) -> str:
-        """The text the model reads: the reference's format, byte for byte."""
+        """The text the model reads: the profile's format (the reference's or current Codex's), byte
+        for byte."""
         match self.exit_status:
             case Exited(code):
                 status = f"Process exited with code {code}"
             case Ongoing(session_id):
                 status = f"Process running with session ID {session_id}"
-        lines = [f"Wall time: {_as_f32(self.wall_time):.3f} seconds", status]
-        if self.original_token_count is not None:
-            lines.append(f"Warning: truncated output (original token count: {self.original_token_count})")
+        if self.profile is Profile.UNIFIED:
+            lines = [f"Chunk ID: {self.chunk_id}", f"Wall time: {self.wall_time:.4f} seconds", status]
+            lines.append(f"Original token count: {self.token_count}")
+        else:
+            lines = [f"Wall time: {_as_f32(self.wall_time):.3f} seconds", status]
+            if self.original_token_count is not None:
+                lines.append(f"Warning: truncated output (original token count: {self.original_token_count})")
         if self.pending_input_bytes:
             lines.append(
                 f"Warning: {self.pending_input_bytes} bytes of input not yet written "

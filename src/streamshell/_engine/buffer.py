@@ -15,6 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from .truncation import NotRetainedError, approx_token_count, truncate_middle, truncate_windowed
+from .unified_truncation import truncate_unified, truncate_unified_windowed
 
 WINDOW_SLACK = 4
 """Bytes kept beyond the call's cap so a char boundary next to the cut can be found."""
@@ -34,6 +35,8 @@ class Captured:
     head: bytes
     tail: bytes
     dropped: int
+    newlines: int = 0
+    """Newlines in all of it, kept or not (the unified profile counts lines)."""
 
     @property
     def total(self) -> int:
@@ -62,6 +65,20 @@ class Captured:
             text = f"{head}{dropped_marker(self.dropped, new_line=mid_line)}{tail}"
         return text, approx_token_count(self.total)
 
+    def render_unified(self, max_tokens: int) -> tuple[str, int]:
+        """The text for the model as current Codex cuts it, and the whole output's token count.
+
+        With every byte kept this is exactly Codex's ``formatted_truncate_text`` of the lossily
+        decoded output; otherwise the count is of the bytes written and, when the budget is
+        larger than what was kept, the dropped-bytes line stands in for the middle."""
+        if not self.dropped:
+            text = (self.head + self.tail).decode("utf-8", "replace")
+            return truncate_unified(text, max_tokens), approx_token_count(len(text.encode()))
+        head_open = bool(self.head) and not self.head.endswith(b"\n")
+        gap = dropped_marker(self.dropped, new_line=head_open)
+        text = truncate_unified_windowed(self.head, self.tail, self.total, self.newlines, max_tokens, gap)
+        return text, approx_token_count(self.total)
+
 
 class OutputBuffer:
     """Head, dropped-byte count and tail of the output since the last :meth:`take`."""
@@ -74,6 +91,7 @@ class OutputBuffer:
         self._tail: deque[bytes] = deque()
         self._tail_len = 0
         self._dropped = 0
+        self._newlines = 0
 
     @property
     def window(self) -> int:
@@ -94,6 +112,7 @@ class OutputBuffer:
 
     def append(self, data: bytes) -> None:
         """Add output; the head fills first, then the tail, whose oldest bytes give way."""
+        self._newlines += data.count(b"\n")
         room = self._window - len(self._head)
         if room > 0 and not self._tail:
             self._head += data[:room]
@@ -105,7 +124,7 @@ class OutputBuffer:
 
     def peek(self) -> Captured:
         """Everything since the last take, which stays held."""
-        return Captured(bytes(self._head), b"".join(self._tail), self._dropped)
+        return Captured(bytes(self._head), b"".join(self._tail), self._dropped, self._newlines)
 
     def take(self, *, keep_incomplete_char: bool = False) -> Captured:
         """Everything since the last take; the buffer starts over empty, or holding only the
@@ -120,8 +139,8 @@ class OutputBuffer:
             return captured
         self.append(last[-cut:])
         if captured.tail:
-            return Captured(captured.head, captured.tail[:-cut], captured.dropped)
-        return Captured(captured.head[:-cut], b"", captured.dropped)
+            return Captured(captured.head, captured.tail[:-cut], captured.dropped, captured.newlines)
+        return Captured(captured.head[:-cut], b"", captured.dropped, captured.newlines)
 
     def clear(self) -> None:
         """Forget everything held (the reference's "only output from now on")."""
@@ -129,6 +148,7 @@ class OutputBuffer:
         self._tail.clear()
         self._tail_len = 0
         self._dropped = 0
+        self._newlines = 0
 
     def _refill_head(self) -> None:
         """With nothing dropped head and tail are contiguous: move tail bytes into a grown head."""

@@ -19,7 +19,8 @@ import os
 import termios
 from collections.abc import Callable
 
-from ..errors import WriteError
+from ..errors import StdinClosedError, WriteError
+from ..profiles import Profile
 
 WRITE_CHUNK = 4096
 """Bytes offered per write, so a PTY's input processing is never handed megabytes at once."""
@@ -52,8 +53,17 @@ def terminal_interrupt(fd: int) -> bytes | None:
 class InputQueue:
     """The input side of a session: ``fd`` is the PTY master or the write end of stdin's pipe."""
 
-    def __init__(self, fd: int, *, tty: bool, interrupt: Callable[[], None], session_id: int) -> None:
+    def __init__(
+        self,
+        fd: int,
+        *,
+        tty: bool,
+        interrupt: Callable[[], None],
+        session_id: int,
+        profile: Profile = Profile.REFERENCE,
+    ) -> None:
         self._fd: int | None = fd
+        self._profile = profile
         self._tty = tty
         self._interrupt = interrupt
         self._session_id = session_id
@@ -86,7 +96,7 @@ class InputQueue:
             if not data:
                 return
         if self.closed:
-            raise WriteError(f"the input of session {self._session_id} is closed")
+            raise StdinClosedError(self._session_id, profile=self._profile)
         if len(data) > MAX_PENDING_INPUT:
             raise WriteError(
                 f"the input is too large ({len(data)} bytes): at most {MAX_PENDING_INPUT} bytes can be queued"
@@ -106,6 +116,12 @@ class InputQueue:
             self._close_when_flushed = True
         self._queue += data
         self._flush()
+
+    def close(self) -> None:
+        """Close a pipe's write end once what is queued is written (a terminal has no end of input)."""
+        if not self._tty and self._fd is not None:
+            self._close_when_flushed = True
+            self._flush()
 
     def _interrupt_character(self) -> bytes | None:
         if not self._tty or self._fd is None:

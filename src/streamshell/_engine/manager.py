@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
+import secrets
 import signal
 import time
 import weakref
@@ -29,6 +31,7 @@ from ..errors import (
     UnknownSessionError,
 )
 from ..params import DEFAULT_MAX_OUTPUT_TOKENS, ExecCommandParams, WriteStdinParams
+from ..profiles import RULES, Profile
 from ..results import ExecCommandOutput, Exited, Ongoing, SessionInfo
 from .buffer import WINDOW_SLACK, Captured
 from .environment import check_env_entry, child_environment, inherited_environment
@@ -69,8 +72,10 @@ class SessionManager:
         opts = self.options
         self._idle_window = opts.max_unread_bytes // 2
         self._cwd = opts.workspace()
+        self._rules = RULES[opts.profile]
         inherited = inherited_environment(os.environ, opts.drop_env_containing)
-        self._base_env = {tty: child_environment(inherited, opts.env or {}, tty=tty) for tty in (True, False)}
+        extra = {**self._rules.env, **(opts.env or {})}
+        self._base_env = {tty: child_environment(inherited, extra, tty=tty) for tty in (True, False)}
         self._next_id = 0
         self._sessions: OrderedDict[int, Session] = OrderedDict()  # least recently used first
         self._ended: OrderedDict[int, str] = OrderedDict()
@@ -80,10 +85,16 @@ class SessionManager:
         self._closed = False
         self._finalizer = weakref.finalize(self, _kill_process_groups, self._pgids)
 
+    @property
+    def profile(self) -> Profile:
+        """Whose tools, texts and rules this manager follows (``ManagerOptions.profile``)."""
+        return self.options.profile
+
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return (
-            f"<SessionManager {state} sessions={len(self._sessions)}/{self.options.max_sessions} "
+            f"<SessionManager {state} {self.profile.value} "
+            f"sessions={len(self._sessions)}/{self.options.max_sessions} "
             f"next_id={self._next_id} cleanups={len(self._cleanups)}>"
         )
 
@@ -99,10 +110,9 @@ class SessionManager:
         """
         started = time.monotonic()
         session = self._start(params)
+        yield_time_ms = self._rules.exec_yield.apply(params.yield_time_ms, self.options.max_yield_time_ms)
         try:
-            return await self._collect(
-                session, started, params.yield_time_ms, params.max_output_tokens, on_output
-            )
+            return await self._collect(session, started, yield_time_ms, params.max_output_tokens, on_output)
         except asyncio.CancelledError:
             # Nobody learnt this session's id: it could never be used or stopped. Kill it.
             self._retire(session, "was killed: the exec_command that started it was cancelled")
@@ -116,8 +126,10 @@ class SessionManager:
         started = time.monotonic()
         self._check_open()
         session = self._get(params.session_id)
+        clamp = self._rules.write_yield if params.chars else self._rules.poll_yield
+        yield_time_ms = clamp.apply(params.yield_time_ms, self.options.max_yield_time_ms)
         return await self._collect(
-            session, started, params.yield_time_ms, params.max_output_tokens, on_output, params.chars
+            session, started, yield_time_ms, params.max_output_tokens, on_output, params.chars
         )
 
     # ----- the rest of the API ---------------------------------------------------------------
@@ -148,7 +160,7 @@ class SessionManager:
         self, params: ExecCommandParams, *, timeout: float, on_output: OutputCallback | None = None
     ) -> tuple[ExecCommandOutput, bool]:
         """Run ``params.cmd`` to completion, in one call: wait up to ``timeout`` seconds (not
-        capped by ``max_yield_time_ms``), then kill its group. The session never outlives the
+        capped by any yield limit), then kill its group. The session never outlives the
         call; its whole output is truncated once, to ``params.max_output_tokens``.
 
         Returns the output (always ``Exited``) and whether the timeout killed it.
@@ -212,14 +224,13 @@ class SessionManager:
     def _start(self, params: ExecCommandParams) -> Session:
         """Take the next session id and start the session (pruning one when at the cap)."""
         self._check_open()
-        session_id = self._next_id
-        self._next_id += 1
+        session_id = self._new_id()
         try:
             spawned = (spawn_pty if params.tty else spawn_pipes)(self._launch(params))
         except LaunchError as e:
             log.info("session %d: could not start %r: %s", session_id, params.cmd, e)
             self._remember_end(session_id, "never started: its process could not be created")
-            raise SpawnError(session_id, str(e)) from None
+            raise SpawnError(session_id, str(e), os_error=e.os_error, profile=self.profile) from None
         if len(self._sessions) >= self.options.max_sessions:
             self._prune_one()
         session = Session(
@@ -229,10 +240,25 @@ class SessionManager:
             tty=params.tty,
             window=self._call_window(params.max_output_tokens),
             drain_timeout=self.options.exit_drain_timeout,
+            profile=self.profile,
         )
         self._sessions[session_id] = session
         self._own(spawned.pid)
+        if not params.tty and self._rules.stdin_needs_tty:
+            session.close_input()
         return session
+
+    def _new_id(self) -> int:
+        """The next session id: counted up from 0, or (unified) drawn at random from the profile's
+        range, never one that is open or remembered as ended."""
+        self._next_id += 1
+        if not self._rules.random_session_ids:
+            return self._next_id - 1
+        ids = self._rules.session_ids
+        while True:
+            candidate = random.randrange(ids.start, ids.stop)
+            if candidate not in self._sessions and candidate not in self._ended:
+                return candidate
 
     def _launch(self, params: ExecCommandParams) -> Launch:
         for name, value in (params.env or {}).items():
@@ -254,10 +280,10 @@ class SessionManager:
         if session is not None:
             return session
         if session_id in self._ended:
-            raise SessionEndedError(session_id, self._ended[session_id])
-        if 0 <= session_id < self._next_id:
-            raise SessionEndedError(session_id, "has ended")
-        raise UnknownSessionError(session_id)
+            raise SessionEndedError(session_id, self._ended[session_id], profile=self.profile)
+        if not self._rules.random_session_ids and 0 <= session_id < self._next_id:
+            raise SessionEndedError(session_id, "has ended", profile=self.profile)
+        raise UnknownSessionError(session_id, profile=self.profile)
 
     async def _collect(
         self,
@@ -281,7 +307,7 @@ class SessionManager:
             with session.stream_to(on_output):
                 if chars and not written_early:
                     session.write(chars.encode())
-                deadline = started + min(yield_time_ms, self.options.max_yield_time_ms) / 1000
+                deadline = started + yield_time_ms / 1000
                 await session.wait_done(deadline - time.monotonic())
                 captured = session.take(self._idle_window)
             exit = session.exit
@@ -299,9 +325,17 @@ class SessionManager:
         tokens: int,
         pending: int,
     ) -> ExecCommandOutput:
-        text, original = captured.render(tokens * TOKEN_BYTES)
         status = exit if exit is not None else Ongoing(session_id)
-        return ExecCommandOutput(time.monotonic() - started, status, original, text, pending, session_id)
+        wall = time.monotonic() - started
+        if self.profile is Profile.UNIFIED:
+            text, count = captured.render_unified(tokens)
+            original = count if captured.total > tokens * TOKEN_BYTES else None
+            chunk = secrets.token_hex(3)
+            return ExecCommandOutput(
+                wall, status, original, text, pending, session_id, self.profile, chunk, count
+            )
+        text, original = captured.render(tokens * TOKEN_BYTES)
+        return ExecCommandOutput(wall, status, original, text, pending, session_id)
 
     def _prune_one(self) -> None:
         """Make room: an exited session if one is unprotected, else the least recently used."""

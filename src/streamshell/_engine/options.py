@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..profiles import Profile, profile_of
 from .environment import DEFAULT_DROP_ENV_CONTAINING, check_env_entry
 
 _RULE = "streamshell.option"
@@ -123,6 +124,15 @@ def _names(value: Any) -> tuple[str, ...]:
     return names
 
 
+def _profile(value: Any) -> Profile:
+    if isinstance(value, str):
+        try:
+            return profile_of(value)
+        except ValueError:
+            pass
+    raise Rejected
+
+
 def optional(rule: Rule) -> Rule:
     """``rule``, or None (the option's default: nobody types a null)."""
     return Rule(rule.expected, lambda v: None if v is None else rule.convert(v))
@@ -133,6 +143,7 @@ SECONDS = Rule("a number of seconds >= 0", _seconds)
 DIRECTORY = Rule("an existing directory", _directory)
 ENVIRONMENT = Rule("a map of variable names to string values", _environment)
 NAMES = Rule("a list of non-empty strings", _names)
+PROFILE = Rule(" or ".join(f'"{p.value}"' for p in Profile), _profile)
 
 
 # ----- the options ---------------------------------------------------------------------------
@@ -170,7 +181,13 @@ class ManagerOptions:
         whole_number(2),
         "output kept for a session between calls: head and tail halves; the middle is counted",
     )
-    max_yield_time_ms: int = option(30_000, whole_number(0), "longer yield_time_ms are clamped to this")
+    max_yield_time_ms: int | None = option(
+        None,
+        optional(whole_number(0)),
+        "cap every call's wait at this many ms (default: the profile's, 30000; unified empty polls "
+        "300000); below a client's request timeout, long commands come back as running sessions",
+        user=True,
+    )
     cwd: str | None = option(
         None,
         optional(DIRECTORY),
@@ -195,6 +212,12 @@ class ManagerOptions:
         BOOLEAN,
         "start a helper process that kills the sessions' process groups if this process dies "
         "without closing the manager",
+    )
+    profile: Profile = option(  # noqa: RUF009 (a field declaration, not a shared default)
+        Profile.REFERENCE,
+        PROFILE,
+        "whose tools and texts to follow: Codex 0.29's (reference) or current Codex's unified exec (unified)",
+        user=True,
     )
 
     def __post_init__(self) -> None:

@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from ..errors import SessionEndedError
+from ..profiles import Profile
 from ..results import Exited, SessionInfo
 from .buffer import Captured, OutputBuffer, dropped_marker
 from .input import InputQueue
@@ -94,6 +95,7 @@ class Session:
         tty: bool,
         window: int,
         drain_timeout: float,
+        profile: Profile = Profile.REFERENCE,
     ) -> None:
         self.id = session_id
         self.command = command
@@ -115,7 +117,9 @@ class Session:
         self._drain_timer: asyncio.TimerHandle | None = None
         self._listeners: list[OutputListener] = []
         self._done_waiters: list[asyncio.Future[None]] = []
-        self._input = InputQueue(spawned.write_fd, tty=tty, interrupt=self._interrupt, session_id=session_id)
+        self._input = InputQueue(
+            spawned.write_fd, tty=tty, interrupt=self._interrupt, session_id=session_id, profile=profile
+        )
         self._loop.add_reader(spawned.read_fd, self._on_readable)
         self._process = ChildProcess(spawned.pid, spawned.popen, self._on_exit)
 
@@ -324,6 +328,10 @@ class Session:
     def write(self, data: bytes) -> None:
         """Queue input for the process (see :class:`InputQueue`); raises :class:`WriteError`."""
         self._input.write(data)
+
+    def close_input(self) -> None:
+        """Close the process's stdin (pipes only): it reads end of file; Ctrl-C still interrupts."""
+        self._input.close()
 
     def _interrupt(self) -> None:
         """SIGINT to the foreground job of the terminal, or to the session's group.

@@ -30,7 +30,12 @@ COLS = 80
 
 
 class LaunchError(Exception):
-    """The process could not be started; ``str()`` says why, for the model."""
+    """The process could not be started; ``str()`` says why, for the model; ``os_error`` is the
+    errno behind it, when there is one."""
+
+    def __init__(self, message: str, os_error: int | None = None) -> None:
+        super().__init__(message)
+        self.os_error = os_error
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,12 @@ def resolve_executable(name: str, env: dict[str, str]) -> str:
     if not os.access(name, os.X_OK):
         if os.path.exists(name):
             raise LaunchError(
-                f"Unable to spawn {name} because it is not executable ({_errno_text(errno.EACCES)})"
+                f"Unable to spawn {name} because it is not executable ({_errno_text(errno.EACCES)})",
+                errno.EACCES,
             )
+        missing = _errno_text(errno.ENOENT)
         raise LaunchError(
-            f"Unable to spawn {name} because it doesn't exist on the filesystem ({_errno_text(errno.ENOENT)})"
+            f"Unable to spawn {name} because it doesn't exist on the filesystem ({missing})", errno.ENOENT
         )
     return name
 
@@ -99,8 +106,9 @@ def _check_arguments(launch: Launch) -> None:
 
 def _check_working_directory(cwd: str) -> None:
     if not os.path.isdir(cwd):
-        what = "is not a directory" if os.path.exists(cwd) else "does not exist"
-        raise LaunchError(f"working directory {cwd} {what}")
+        exists = os.path.exists(cwd)
+        what = "is not a directory" if exists else "does not exist"
+        raise LaunchError(f"working directory {cwd} {what}", errno.ENOTDIR if exists else errno.ENOENT)
 
 
 def _program(launch: Launch) -> str:
@@ -167,7 +175,7 @@ def _popen(path: str, launch: Launch, stdin: int, stdout: int, ctty: bool) -> su
 def _start_failed(path: str, err: OSError) -> LaunchError:
     if isinstance(err, SetupError):
         return LaunchError(f"Unable to spawn {path}: could not prepare the child ({err.strerror})")
-    return LaunchError(f"Unable to spawn {path}: {_errno_text(err.errno or 0)}")
+    return LaunchError(f"Unable to spawn {path}: {_errno_text(err.errno or 0)}", err.errno)
 
 
 def _no_pty(err: OSError) -> LaunchError:

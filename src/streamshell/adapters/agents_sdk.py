@@ -29,8 +29,10 @@ def agents_function_tools(
     return [
         FunctionTool(
             name=name,
-            description=TOOLS[name].description,
-            params_json_schema=TOOLS[name].parameters(extended=extended, strict=strict),
+            description=TOOLS[name].describe(manager.profile),
+            params_json_schema=TOOLS[name].parameters(
+                extended=extended, strict=strict, profile=manager.profile
+            ),
             on_invoke_tool=_agents_invoker(manager, name, strict),
             strict_json_schema=strict,
         )

@@ -118,7 +118,10 @@ def serve(args: argparse.Namespace) -> int:
 
     options = manager_options(args)
     server = build_server(
-        lambda: SessionManager(options), tools=args.tools, extended=args.schema == "extended"
+        lambda: SessionManager(options),
+        tools=args.tools,
+        extended=args.schema == "extended",
+        profile=options.profile,
     )
     import anyio
 

@@ -31,6 +31,7 @@ from mcp.types import (
 )
 
 from .._version import __version__
+from ..profiles import Profile
 from ..tools.backend import OutputCallback, SessionBackend
 from ..tools.dispatch import handle_function_call
 from ..tools.formats import mcp_tools
@@ -127,16 +128,18 @@ def build_server(
     *,
     tools: Sequence[str] = MCP_TOOLS,
     extended: bool = True,
+    profile: Profile = Profile.REFERENCE,
 ) -> Server[SessionBackend]:
     """An MCP server serving ``tools`` (any of the registry's); ``extended`` advertises
-    streamshell's extra parameters.
+    streamshell's extra parameters; ``profile`` whose definitions to advertise (the backends the
+    factory makes must follow the same profile).
 
     ``backend_factory`` makes the one session manager the server owns for its lifetime.
     """
     unknown = [name for name in tools if name not in TOOLS]
     if unknown:
         raise ValueError(f"unknown tools {unknown}; choose from {', '.join(TOOLS)}")
-    listed = [Tool.model_validate(tool) for tool in mcp_tools(tools, extended=extended)]
+    listed = [Tool.model_validate(tool) for tool in mcp_tools(tools, extended=extended, profile=profile)]
 
     @asynccontextmanager
     async def lifespan(_: Server[SessionBackend]) -> AsyncIterator[SessionBackend]:

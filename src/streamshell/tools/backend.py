@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..params import ExecCommandParams, WriteStdinParams
+from ..profiles import Profile
 from ..results import ExecCommandOutput, SessionInfo
 
 OutputCallback = Callable[[str], None]
@@ -18,6 +19,11 @@ OutputCallback = Callable[[str], None]
 
 
 class SessionBackend(Protocol):
+    @property
+    def profile(self) -> Profile:
+        """Whose tools, texts and rules the backend follows (arguments are parsed by its rules)."""
+        ...
+
     async def exec_command(
         self, params: ExecCommandParams, *, on_output: OutputCallback | None = None
     ) -> ExecCommandOutput: ...

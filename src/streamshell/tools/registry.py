@@ -23,6 +23,7 @@ from ..params import (
     ShellToolCallParams,
     WriteStdinParams,
 )
+from ..profiles import Profile
 from ..results import ExecCommandOutput, Exited, ExitStatus, Ongoing, SessionInfo
 from .backend import OutputCallback, SessionBackend
 from .schema import JsonObject, parameters_schema
@@ -108,32 +109,47 @@ class Tool(Generic[P]):
     params: type[P]
     handler: Handler[P]
     hints: Hints
+    unified_description: str | None = None
+    """Current Codex's description (the unified profile); None: the same as ``description``."""
+
+    def describe(self, profile: Profile = Profile.REFERENCE) -> str:
+        """The tool's description as ``profile`` gives it."""
+        if profile is Profile.UNIFIED and self.unified_description is not None:
+            return self.unified_description
+        return self.description
 
     def parameters(
-        self, *, extended: bool = False, strict: bool = False, escalation: bool = False
+        self,
+        *,
+        extended: bool = False,
+        strict: bool = False,
+        escalation: bool = False,
+        profile: Profile = Profile.REFERENCE,
     ) -> JsonObject:
         """The JSON schema of the arguments: the reference's; with ``extended``, streamshell's extra
         parameters too; with ``escalation``, the shell tool's approval fields; ``strict`` for
-        OpenAI's strict mode."""
+        OpenAI's strict mode; the unified profile's (``extended`` and ``escalation`` then do not
+        apply)."""
         groups = {Group.REFERENCE}
         if extended:
             groups.add(Group.EXTENDED)
         if escalation:
             groups.add(Group.ESCALATION)
-        return parameters_schema(self.params, groups=groups, strict=strict)
+        return parameters_schema(self.params, groups=groups, strict=strict, profile=profile)
 
-    def parse(self, arguments: Arguments) -> P:
-        """The call's arguments as parameters: a JSON string with serde_json's messages and
-        positions, a mapping by the same rules; raises InvalidArgumentsError."""
+    def parse(self, arguments: Arguments, profile: Profile = Profile.REFERENCE) -> P:
+        """The call's arguments as parameters (``profile``'s types and defaults): a JSON string with
+        serde_json's messages and positions, a mapping by the same rules; raises InvalidArgumentsError."""
         if isinstance(arguments, str):
-            return self.params.from_json(arguments)
-        return self.params.from_arguments(arguments)
+            return self.params.from_json(arguments, profile)
+        return self.params.from_arguments(arguments, profile)
 
     async def call(
         self, backend: SessionBackend, arguments: Arguments, on_output: OutputCallback | None
     ) -> FunctionCallOutput:
-        """Parse ``arguments`` and run the tool; errors are raised, for the dispatcher to render."""
-        return await self.handler(backend, self.parse(arguments), on_output)
+        """Parse ``arguments`` as the backend's profile has them and run the tool; errors are raised,
+        for the dispatcher to render."""
+        return await self.handler(backend, self.parse(arguments, backend.profile), on_output)
 
 
 # ----- handlers ------------------------------------------------------------------------------
@@ -205,6 +221,7 @@ EXEC_COMMAND = Tool(
     ExecCommandParams,
     _exec_command,
     Hints("Run a shell command", read_only=False, destructive=True, idempotent=False, open_world=True),
+    unified_description="Runs a command in a PTY, returning output or a session ID for ongoing interaction.",
 )
 
 WRITE_STDIN = Tool(
@@ -217,6 +234,7 @@ WRITE_STDIN = Tool(
     Hints(
         "Type into a running command", read_only=False, destructive=True, idempotent=False, open_world=True
     ),
+    unified_description="Writes characters to an existing unified exec session and returns recent output.",
 )
 
 LIST_SESSIONS = Tool(

@@ -4,7 +4,8 @@ The reference's schemas list the properties sorted by name, each with its type a
 description, the required ones, and ``additionalProperties: false``. Which properties a
 schema lists depends on the parameter groups asked for (the reference's, streamshell's
 extras, the shell tool's escalation fields); ``strict`` gives the form OpenAI's strict
-function calling demands.
+function calling demands. The ``unified`` profile lists the parameters that their
+:class:`~streamshell.params.Unified` declarations advertise, with their texts, as current Codex does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from .._parsing import Kind
 from ..params import Declared, Group, Params, declared
+from ..profiles import Profile
 
 JsonObject = dict[str, Any]
 
@@ -21,21 +23,37 @@ _JSON_TYPES = {
     Kind.STRING: "string",
     Kind.BOOL: "boolean",
     Kind.U32: "number",
+    Kind.I32: "number",
     Kind.U64: "number",
-    Kind.STRING_MAP: "object",
+    Kind.USIZE: "number",
     Kind.STRING_LIST: "array",
+    Kind.ENVIRONMENT: "array",
 }
 """The JSON type a model sees for each wire type (the reference says ``number`` for integers)."""
 
 
 def _property(d: Declared) -> JsonObject:
-    """One property, keys in the reference's order: type, its element or value type, description."""
+    """One property, keys in the reference's order: type, its element type, description.
+
+    An environment is advertised as a list of ``NAME=value`` strings: a map of any names needs
+    ``additionalProperties`` to be a schema, which Codex 0.29 rejects (it then drops the whole
+    tool) and OpenAI's strict mode cannot express; the object form is still accepted.
+    """
     prop: JsonObject = {"type": _JSON_TYPES[d.field.kind]}
-    if d.field.kind is Kind.STRING_LIST:
+    if d.field.kind in (Kind.STRING_LIST, Kind.ENVIRONMENT):
         prop["items"] = {"type": "string"}
-    elif d.field.kind is Kind.STRING_MAP:
-        prop["additionalProperties"] = {"type": "string"}
     prop["description"] = d.doc.description
+    return prop
+
+
+def _unified_property(d: Declared) -> JsonObject:
+    """One property as current Codex writes it: type, description, then its variants or items."""
+    assert d.doc.unified is not None
+    prop: JsonObject = {"type": _JSON_TYPES[d.field.kind], "description": d.doc.unified.description}
+    if d.field.choices:
+        prop["enum"] = list(d.field.choices)
+    if d.field.kind in (Kind.STRING_LIST, Kind.ENVIRONMENT):
+        prop["items"] = {"type": "string"}
     return prop
 
 
@@ -45,18 +63,24 @@ def _strict(prop: JsonObject) -> JsonObject:
 
 
 def parameters_schema(
-    params: type[Params], *, groups: Collection[Group] = (Group.REFERENCE,), strict: bool = False
+    params: type[Params],
+    *,
+    groups: Collection[Group] = (Group.REFERENCE,),
+    strict: bool = False,
+    profile: Profile = Profile.REFERENCE,
 ) -> JsonObject:
-    """The JSON schema of ``params`` listing the parameters of ``groups``.
+    """The JSON schema of ``params`` listing the parameters of ``groups`` (for the unified
+    profile: the ones it advertises, whatever ``groups`` says).
 
     ``strict`` makes every property required and the optional ones nullable (null means
-    the default), and leaves out free-form objects (``env``, a map of any names), which
-    strict mode cannot express.
+    the default).
     """
-    chosen = [d for d in declared(params) if d.doc.group in groups]
-    if strict:
-        chosen = [d for d in chosen if d.field.kind is not Kind.STRING_MAP]
-    props = {d.field.name: _property(d) for d in chosen}
+    if profile is Profile.UNIFIED:
+        chosen = [d for d in declared(params, profile) if d.advertised_unified]
+        props = {d.field.name: _unified_property(d) for d in chosen}
+    else:
+        chosen = [d for d in declared(params) if d.doc.group in groups]
+        props = {d.field.name: _property(d) for d in chosen}
     if strict:
         props = {
             d.field.name: props[d.field.name] if d.field.required else _strict(props[d.field.name])
