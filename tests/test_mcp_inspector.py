@@ -1,63 +1,64 @@
-"""A third-party MCP client: the MCP Inspector CLI from npm, against `streamshell serve` over stdio."""
+"""A third-party MCP client: the MCP Inspector CLI from npm, run as the README's Clients section says.
+
+Over stdio, Inspector 0.15.0 (the newest that runs on Node 20); over HTTP with the bearer token,
+Inspector 2.12.0 (``--header``; Node 22 from npm), whose ``--strict`` also checks that every tool
+schema is portable across clients.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-INSPECTOR_VERSION = "0.15.0"  # the newest that runs on Node 20 (2.x needs Node >= 22.19)
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "streamshell-tests"
+import npm_cache
+from readme_clients import client_config
+from test_mcp_http import start_server, stop
+
+NPX = "npx -y @modelcontextprotocol/inspector@{version} "
 
 
 @pytest.fixture(scope="module")
 def inspector() -> Path:
-    """The inspector's CLI, installed once into a cache directory (skipped only without npm)."""
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed: the MCP Inspector CLI cannot be fetched")
-    prefix = CACHE / f"inspector-{INSPECTOR_VERSION}"
-    binary = prefix / "node_modules" / ".bin" / "mcp-inspector"
-    if not binary.exists():
-        prefix.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                npm,
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--prefix",
-                str(prefix),
-                f"@modelcontextprotocol/inspector@{INSPECTOR_VERSION}",
-            ],
-            check=True,
-            stdin=subprocess.DEVNULL,
-            timeout=600,
-        )
-    return binary
+    npm_cache.installed(npm_cache.INSPECTOR_STDIO)
+    return npm_cache.INSPECTOR_STDIO.bin("mcp-inspector")
 
 
-def inspect(inspector: Path, *args: str) -> dict[str, object]:
+def readme_command(name: str, binary: Path, version: str, **replacements: str) -> list[str]:
+    """The README's command line for ``name``, with the cached Inspector in place of ``npx``."""
+    line = client_config(name, **replacements).strip()
+    prefix = NPX.format(version=version)
+    assert line.startswith(prefix), line
+    return [str(binary), *shlex.split(line.removeprefix(prefix))]
+
+
+def inspect(command: list[str], *extra: str, env: dict[str, str] | None = None) -> dict[str, object]:
     run = subprocess.run(
-        [str(inspector), "--cli", sys.executable, "-m", "streamshell", "serve", *args],
+        [*command, *extra],
         capture_output=True,
         text=True,
         timeout=120,
         stdin=subprocess.DEVNULL,
+        env=env,
     )
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 0, run.stderr + run.stdout
     result: dict[str, object] = json.loads(run.stdout)
     return result
 
 
+def stdio_call(inspector: Path, *args: str) -> dict[str, object]:
+    """The README's stdio command, with ``--method tools/list`` replaced by ``args``."""
+    command = readme_command("inspector-stdio", inspector, "0.15.0")
+    assert command[-2:] == ["--method", "tools/list"]
+    return inspect(command[:-2], *args)
+
+
 def test_inspector_lists_the_tools(inspector: Path) -> None:
-    listed = inspect(inspector, "--method", "tools/list")
+    listed = inspect(readme_command("inspector-stdio", inspector, "0.15.0"))
     tools = listed["tools"]
     assert isinstance(tools, list)
     assert [t["name"] for t in tools] == ["exec_command", "write_stdin", "list_sessions", "kill_session"]
@@ -66,7 +67,7 @@ def test_inspector_lists_the_tools(inspector: Path) -> None:
 
 
 def test_inspector_calls_exec_command(inspector: Path) -> None:
-    result = inspect(
+    result = stdio_call(
         inspector,
         "--method",
         "tools/call",
@@ -84,7 +85,7 @@ def test_inspector_calls_exec_command(inspector: Path) -> None:
 
 
 def test_inspector_sees_errors_as_error_results(inspector: Path) -> None:
-    result = inspect(
+    result = stdio_call(
         inspector,
         "--method",
         "tools/call",
@@ -96,3 +97,28 @@ def test_inspector_sees_errors_as_error_results(inspector: Path) -> None:
         "chars=x",
     )
     assert result == {"content": [{"type": "text", "text": "unknown session id 99"}], "isError": True}
+
+
+def test_inspector_2_over_http_with_the_token_and_portable_schemas() -> None:
+    npm_cache.installed(npm_cache.INSPECTOR_HTTP)
+    server = start_server()
+    try:
+        command = readme_command(
+            "inspector-http",
+            npm_cache.INSPECTOR_HTTP.bin("mcp-inspector"),
+            "2.12.0",
+            token=server.token,
+        )
+        command = [server.url if arg == "http://127.0.0.1:8765/mcp" else arg for arg in command]
+        env = {**os.environ, **npm_cache.INSPECTOR_HTTP.env}
+        listed = inspect(command, env=env)  # --strict: exit 6 on any error-severity portability problem
+    finally:
+        stop(server)
+    assert [t["name"] for t in listed["tools"]] == [  # type: ignore[union-attr]
+        "exec_command",
+        "write_stdin",
+        "list_sessions",
+        "kill_session",
+    ]
+    env_schema = listed["tools"][0]["inputSchema"]["properties"]["env"]  # type: ignore[index]
+    assert env_schema["type"] == "array"
