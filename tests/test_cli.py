@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -134,3 +135,46 @@ def test_call_help_says_sessions_live_only_as_long_as_the_process() -> None:
 def test_version() -> None:
     done = run("--version")
     assert done.returncode == 0 and done.stdout.startswith("streamshell 0.")
+
+
+@pytest.mark.parametrize("command", ["serve", "tools", "agent"])
+def test_an_unknown_flag_shows_the_subcommands_usage(command: str) -> None:
+    done = run(command, "--bogus", *(["task"] if command == "agent" else []))
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"usage: streamshell {command} ")
+    assert done.stderr.rstrip().endswith(f"streamshell {command}: error: unrecognized arguments: --bogus")
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    done = subprocess.run(
+        f"{sys.executable} -m streamshell tools --format mcp --schema extended | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[\n", "")
+
+
+def test_a_missing_sdk_names_the_package_to_install() -> None:
+    code = (
+        "import sys; sys.modules['mcp'] = None; from streamshell.cli import main; sys.exit(main(['serve']))"  # noqa: E501
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
+    assert done.returncode == 3
+    # The requirement as streamshell's metadata states it (pyproject.toml's dependencies).
+    requirement = r"'mcp[<>=,.\d]+'"
+    assert re.search(
+        f"needs the Python package {requirement}.*: pip install {requirement}$", done.stderr.strip()
+    )
+
+
+def test_the_unified_profile_from_the_command_line() -> None:
+    tools = json.loads(run("tools", "--profile", "unified").stdout)
+    assert tools == json.loads((Path(__file__).parent / "data" / "codex-0.171.0-tools.json").read_text())
+    done = run("call", "--profile", "unified", "exec_command", '{"cmd": "echo hi"}')
+    assert done.returncode == 0
+    assert done.stdout.startswith("Chunk ID: ") and done.stdout.endswith("Output:\nhi\n\n"[:-1])

@@ -12,84 +12,101 @@ underneath: :mod:`streamshell._engine` (sessions, processes, output),
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from . import _moved
-from ._engine.manager import SessionManager
-from ._engine.options import ManagerOptions
-from ._engine.truncation import truncate_middle
 from ._version import __version__
-from .adapters import (
-    agents_function_tools,
-    anthropic_tool_results,
-    chat_completions_tool_messages,
-    responses_function_call_outputs,
-    strict_arguments,
-)
-from .errors import (
-    ExecutionError,
-    InvalidArgumentsError,
-    ManagerClosedError,
-    NoTerminalError,
-    SessionEndedError,
-    SpawnError,
-    StreamshellError,
-    UnknownSessionError,
-    UnsupportedCallError,
-    WriteError,
-)
-from .params import ExecCommandParams, ShellToolCallParams, WriteStdinParams
-from .results import ExecCommandOutput, Exited, ExitStatus, Ongoing, SessionInfo
-from .tools.dispatch import handle_function_call
-from .tools.formats import anthropic_tools, chat_completions_tools, responses_api_tools
-from .tools.registry import FunctionCallOutput
-from .tools.shell import ShellOutput, run_shell
-from .tools.toolsconfig import AskForApproval, SandboxMode, SandboxPolicy, ShellToolType, ToolsConfig
 
-__all__ = [
-    "AskForApproval",
-    "ExecCommandOutput",
-    "ExecCommandParams",
-    "ExecutionError",
-    "ExitStatus",
-    "Exited",
-    "FunctionCallOutput",
-    "InvalidArgumentsError",
-    "ManagerClosedError",
-    "ManagerOptions",
-    "NoTerminalError",
-    "Ongoing",
-    "SandboxMode",
-    "SandboxPolicy",
-    "SessionEndedError",
-    "SessionInfo",
-    "SessionManager",
-    "ShellOutput",
-    "ShellToolCallParams",
-    "ShellToolType",
-    "SpawnError",
-    "StreamshellError",
-    "ToolsConfig",
-    "UnknownSessionError",
-    "UnsupportedCallError",
-    "WriteError",
-    "WriteStdinParams",
-    "__version__",
-    "agents_function_tools",
-    "anthropic_tool_results",
-    "anthropic_tools",
-    "chat_completions_tool_messages",
-    "chat_completions_tools",
-    "handle_function_call",
-    "responses_api_tools",
-    "responses_function_call_outputs",
-    "run_shell",
-    "strict_arguments",
-    "truncate_middle",
-]
+if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported on first use
+    from ._engine.manager import SessionManager
+    from ._engine.options import ManagerOptions
+    from ._engine.truncation import truncate_middle
+    from .adapters import (
+        agents_function_tools,
+        anthropic_tool_results,
+        chat_completions_tool_messages,
+        responses_function_call_outputs,
+        strict_arguments,
+    )
+    from .errors import (
+        ExecutionError,
+        InvalidArgumentsError,
+        ManagerClosedError,
+        NoTerminalError,
+        SessionEndedError,
+        SpawnError,
+        StreamshellError,
+        UnknownSessionError,
+        UnsupportedCallError,
+        WriteError,
+    )
+    from .params import ExecCommandParams, ShellToolCallParams, WriteStdinParams
+    from .profiles import Profile
+    from .results import ExecCommandOutput, Exited, ExitStatus, Ongoing, SessionInfo
+    from .tools.dispatch import handle_function_call
+    from .tools.formats import anthropic_tools, chat_completions_tools, responses_api_tools
+    from .tools.registry import FunctionCallOutput
+    from .tools.shell import ShellOutput, run_shell
+    from .tools.toolsconfig import AskForApproval, SandboxMode, SandboxPolicy, ShellToolType, ToolsConfig
+
+_PUBLIC = {
+    "SessionManager": "._engine.manager",
+    "ManagerOptions": "._engine.options",
+    "truncate_middle": "._engine.truncation",
+    **dict.fromkeys(
+        (
+            "agents_function_tools",
+            "anthropic_tool_results",
+            "chat_completions_tool_messages",
+            "responses_function_call_outputs",
+            "strict_arguments",
+        ),
+        ".adapters",
+    ),
+    **dict.fromkeys(
+        (
+            "ExecutionError",
+            "InvalidArgumentsError",
+            "ManagerClosedError",
+            "NoTerminalError",
+            "SessionEndedError",
+            "SpawnError",
+            "StreamshellError",
+            "UnknownSessionError",
+            "UnsupportedCallError",
+            "WriteError",
+        ),
+        ".errors",
+    ),
+    **dict.fromkeys(("ExecCommandParams", "ShellToolCallParams", "WriteStdinParams"), ".params"),
+    "Profile": ".profiles",
+    **dict.fromkeys(("ExecCommandOutput", "Exited", "ExitStatus", "Ongoing", "SessionInfo"), ".results"),
+    "handle_function_call": ".tools.dispatch",
+    **dict.fromkeys(("anthropic_tools", "chat_completions_tools", "responses_api_tools"), ".tools.formats"),
+    "FunctionCallOutput": ".tools.registry",
+    **dict.fromkeys(("ShellOutput", "run_shell"), ".tools.shell"),
+    **dict.fromkeys(
+        ("AskForApproval", "SandboxMode", "SandboxPolicy", "ShellToolType", "ToolsConfig"),
+        ".tools.toolsconfig",
+    ),
+}
+"""Where each public name lives. The facade imports nothing of its own until a name is used, so
+``import streamshell`` (and the ``streamshell`` command, whose package this is) starts at once."""
+
+__all__ = sorted([*_PUBLIC, "__version__"])
 
 _moved.install()
 
 
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 def __getattr__(name: str) -> Any:
-    return _moved.moved_name(__name__, name)
+    public = _PUBLIC.get(name)
+    if public is None:
+        return _moved.moved_name(__name__, name)
+    value = getattr(importlib.import_module(public, __name__), name)
+    globals()[name] = value  # later lookups do not come back here
+    return value

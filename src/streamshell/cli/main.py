@@ -13,16 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from .._engine.manager import SessionManager
 from .._version import __version__
 from ..agent.config import ACCEPTED_KEYS, ConfigError, default_config_path, load_config
-from ..agent.display import JsonDisplay, TerminalDisplay
-from ..tools.dispatch import handle_function_call
-from ..tools.formats import anthropic_tools, chat_completions_tools, mcp_tools, responses_api_tools
+from ..profiles import Profile
 from ..tools.registry import MCP_TOOLS, TOOLS
 from .flags import (
     EXIT_CALL_FAILED,
@@ -31,17 +29,14 @@ from .flags import (
     EXIT_USAGE,
     UsageError,
     add_manager_flags,
+    manager_options,
     port,
     tool_list,
 )
 from .serve import DEFAULT_PORT, TOKEN_ENV, serve
 
-TOOL_FORMATS: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
-    "responses": lambda extended: responses_api_tools(extended=extended),
-    "chat": lambda extended: chat_completions_tools(extended=extended),
-    "anthropic": lambda extended: anthropic_tools(extended=extended),
-    "mcp": lambda extended: mcp_tools(extended=extended),
-}
+TOOL_FORMATS = ("responses", "chat", "anthropic", "mcp")
+"""``streamshell tools --format``: the API shapes of :mod:`streamshell.tools.formats` (imported to print)."""
 
 Subcommands = Any
 """argparse's subparsers object (its class is private)."""
@@ -105,6 +100,12 @@ def _add_tools(sub: Subcommands) -> None:
         help="exec_command's input schema: exactly the reference's (default) or with workdir/env/tty, "
         "which `serve` advertises by default",
     )
+    p.add_argument(
+        "--profile",
+        choices=[profile.value for profile in Profile],
+        default=Profile.REFERENCE.value,
+        help="whose definitions: Codex 0.29's (reference, the default) or current Codex's (unified)",
+    )
     p.set_defaults(run=_tools)
 
 
@@ -123,6 +124,7 @@ def _add_call(sub: Subcommands) -> None:
     p.add_argument(
         "calls", nargs="+", metavar="NAME ARGUMENTS", help="tool name, then its arguments as a JSON object"
     )
+    add_manager_flags(p)
     p.set_defaults(run=_call)
 
 
@@ -162,24 +164,50 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_serve, _add_tools, _add_call, _add_agent):
         add(sub)
+    for name, subparser in sub.choices.items():
+        subparser.set_defaults(command_parser=subparser, command=name)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    command_parser: argparse.ArgumentParser = args.command_parser
+    if unknown:  # reported with the subcommand's usage, which lists what it accepts
+        command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         code: int = args.run(args)
     except UsageError as e:
-        parser.error(str(e))
+        command_parser.error(str(e))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _stdout_closed()
     return code
 
 
+def _stdout_closed() -> int:
+    """The reader of our stdout went away (``streamshell tools | head -1``): end quietly, and point
+    stdout at /dev/null so that the interpreter's final flush does not complain either."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_OK
+
+
 def _tools(args: argparse.Namespace) -> int:
-    print(json.dumps(TOOL_FORMATS[args.format](args.schema == "extended"), indent=2, ensure_ascii=False))
+    from ..tools import formats
+
+    shape = {
+        "responses": formats.responses_api_tools,
+        "chat": formats.chat_completions_tools,
+        "anthropic": formats.anthropic_tools,
+        "mcp": formats.mcp_tools,
+    }[args.format]
+    tools = shape(extended=args.schema == "extended", profile=args.profile)
+    sys.stdout.write(json.dumps(tools, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
     return EXIT_OK
 
 
@@ -188,9 +216,14 @@ def _call(args: argparse.Namespace) -> int:
         raise UsageError("call takes NAME ARGUMENTS pairs: every tool name needs its JSON arguments")
     pairs = list(zip(args.calls[::2], args.calls[1::2], strict=True))
 
+    from .._engine.manager import SessionManager
+    from ..tools.dispatch import handle_function_call
+
+    options = manager_options(args)
+
     async def run() -> int:
         failed = False
-        async with SessionManager() as manager:
+        async with SessionManager(options) as manager:
             for i, (name, arguments) in enumerate(pairs):
                 result = await handle_function_call(manager, name, arguments)
                 if i:
@@ -216,6 +249,8 @@ def _agent(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_RUNTIME
+    from ..agent.display import JsonDisplay, TerminalDisplay
+
     display = JsonDisplay(sys.stdout) if args.json else TerminalDisplay(sys.stdout, sys.stderr)
     try:
         done = asyncio.run(run_agent(" ".join(args.task), config, display))

@@ -14,7 +14,6 @@ import socket
 import sys
 from typing import Any
 
-from .._engine.manager import SessionManager
 from .._version import __version__
 from .flags import EXIT_OK, EXIT_RUNTIME, UsageError, manager_options
 
@@ -84,6 +83,18 @@ Stop with Ctrl-C; every session's processes are killed then.
 """
 
 
+def _mcp_requirement() -> str:
+    """The ``mcp`` requirement streamshell was installed with (its metadata says it once)."""
+    from importlib import metadata
+
+    try:
+        requirements = metadata.requires("streamshell") or []
+    except metadata.PackageNotFoundError:
+        requirements = []
+    found = [r.split(";")[0].strip() for r in requirements if r.split(">")[0].split("<")[0].strip() == "mcp"]
+    return found[0] if found else "mcp"
+
+
 def serve(args: argparse.Namespace) -> int:
     """``streamshell serve``: the MCP server over stdio, or over HTTP with ``--http``."""
     token = os.environ.get(TOKEN_ENV) or None
@@ -106,19 +117,25 @@ def serve(args: argparse.Namespace) -> int:
     for noisy in ("mcp", "httpx", "httpcore", "uvicorn"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        from ..mcp.http import serve_http
         from ..mcp.server import build_server
-        from ..mcp.stdio import serve_stdio
     except ImportError as e:
+        requirement = _mcp_requirement()
         print(
-            f"streamshell: the MCP server needs the mcp package ({e}): pip install 'streamshell[mcp]'",
+            f"streamshell: the MCP server needs the Python package {requirement!r}, which cannot be "
+            f"imported ({e}): pip install '{requirement}'",
             file=sys.stderr,
         )
         return EXIT_RUNTIME
 
     options = manager_options(args)
+
+    def new_manager() -> Any:
+        from .._engine.manager import SessionManager  # after the server is up: not on the start-up path
+
+        return SessionManager(options)
+
     server = build_server(
-        lambda: SessionManager(options),
+        new_manager,
         tools=args.tools,
         extended=args.schema == "extended",
         profile=options.profile,
@@ -126,8 +143,12 @@ def serve(args: argparse.Namespace) -> int:
     import anyio
 
     if sock is None:
+        from ..mcp.stdio import serve_stdio
+
         anyio.run(_until_signalled, serve_stdio(server))
         return EXIT_OK
+    from ..mcp.http import serve_http
+
     token = token or secrets.token_urlsafe(32)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
