@@ -159,16 +159,15 @@ def test_a_closed_pipe_ends_quietly() -> None:
 
 def test_a_missing_sdk_names_the_package_to_install() -> None:
     code = (
-        "import sys; sys.modules['mcp'] = None; from streamshell.cli import main; sys.exit(main(['serve']))"  # noqa: E501
+        "import sys; sys.modules['mcp'] = None; from streamshell.cli import main; sys.exit(main(['serve']))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
     )
     assert done.returncode == 3
     # The requirement as streamshell's metadata states it (pyproject.toml's dependencies).
-    requirement = r"'mcp[<>=,.\d]+'"
     assert re.search(
-        f"needs the Python package {requirement}.*: pip install {requirement}$", done.stderr.strip()
+        r"needs the Python package 'mcp[<>=,.\d]+'.*: pip install 'mcp[<>=,.\d]+'$", done.stderr.strip()
     )
 
 
