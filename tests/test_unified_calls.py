@@ -88,3 +88,33 @@ def test_tool_definitions_are_current_codexs() -> None:
     recorded = json.loads((DATA / "codex-0.171.0-tools.json").read_text())
     ours = responses_api_tools(profile="unified")
     assert json.dumps(ours) == json.dumps(recorded)  # byte for byte, key order included
+
+
+def test_the_agents_sdk_sandbox_shell_tool_has_the_same_text_and_rules() -> None:
+    """The OpenAI Agents SDK implements the same unified exec in Python: its result text for the same
+    values, its yield clamps and its session-id range are the profile's."""
+    from agents.sandbox.capabilities.tools import shell_tool
+    from agents.sandbox.session import pty_types
+
+    from streamshell import ExecCommandOutput, Exited, Ongoing, Profile
+    from streamshell.profiles import RULES
+
+    for status, exit_code, process_id in ((Exited(3), 3, None), (Ongoing(48213), None, 48213)):
+        ours = ExecCommandOutput(
+            0.25071, status, None, "out\n", profile=Profile.UNIFIED, chunk_id="x", token_count=1
+        )
+        sdk = shell_tool._format_response(
+            output="out\n",
+            wall_time_seconds=0.25071,
+            exit_code=exit_code,
+            process_id=process_id,
+            original_token_count=1,
+        )
+        assert re.sub(r"^Chunk ID: \w+", "Chunk ID: x", sdk) == ours.to_text_output()
+    rules = RULES[Profile.UNIFIED]
+    assert (rules.exec_yield.low, rules.exec_yield.high) == (
+        pty_types.PTY_YIELD_TIME_MS_MIN,
+        pty_types.PTY_YIELD_TIME_MS_MAX,
+    )
+    assert rules.poll_yield.low == pty_types.PTY_EMPTY_YIELD_TIME_MS_MIN
+    assert rules.session_ids == range(pty_types.PTY_PROCESS_ID_MIN, pty_types.PTY_PROCESS_ID_MAX_EXCLUSIVE)
