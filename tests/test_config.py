@@ -18,7 +18,7 @@ from streamshell.agent.config import (
 
 ACCEPTED = (
     "accepted keys: model, base_url, experimental_use_exec_command_tool, experimental_instructions_file, "
-    "max_sessions, keep_unread_output, cwd"
+    "max_sessions, keep_unread_output, max_yield_time_ms, cwd, profile"
 )
 
 

@@ -93,9 +93,8 @@ class SessionManager:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return (
-            f"<SessionManager {state} {self.profile.value} "
-            f"sessions={len(self._sessions)}/{self.options.max_sessions} "
-            f"next_id={self._next_id} cleanups={len(self._cleanups)}>"
+            f"<SessionManager {state} sessions={len(self._sessions)}/{self.options.max_sessions} "
+            f"next_id={self._next_id} cleanups={len(self._cleanups)} profile={self.profile.value}>"
         )
 
     # ----- the two tools ---------------------------------------------------------------------

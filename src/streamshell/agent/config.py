@@ -100,10 +100,8 @@ class Config:
         return text
 
     def manager_options(self) -> ManagerOptions:
-        """The session manager's options this configuration sets (the agent's config keys among the
-        user options; the agent speaks the reference's tools, so it has no ``profile`` key)."""
-        names = [f.name for f in user_options() if f.name in _FIELDS]
-        return ManagerOptions(**{name: getattr(self, name) for name in names})
+        """The session manager's options this configuration sets."""
+        return ManagerOptions(**{f.name: getattr(self, f.name) for f in user_options()})
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}

@@ -29,6 +29,7 @@ from ..results import Exited, Ongoing
 from ..tools.dispatch import handle_function_call
 from ..tools.registry import EXEC_COMMAND_TOOL_NAME, SHELL_TOOL_NAME, WRITE_STDIN_TOOL_NAME
 from ..tools.schema import JsonObject
+from ..tools.formats import responses_api_tools
 from ..tools.toolsconfig import ShellToolType, ToolsConfig
 from .config import Config
 from .display import (
@@ -198,6 +199,8 @@ async def run_agent(task: str, config: Config, display: Display) -> bool:
     """
     tools_config = ToolsConfig.new(use_exec_command_tool=config.experimental_use_exec_command_tool)
     tools = tools_config.openai_tools()
+    if tools_config.shell_type is ShellToolType.STREAMABLE_SHELL:  # the profile's definitions of the pair
+        tools = responses_api_tools(profile=config.profile)
     options = config.manager_options()
     cwd = options.workspace()
     instructions = config.instructions(default_instructions(tools_config, cwd))
