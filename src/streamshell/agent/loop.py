@@ -27,9 +27,9 @@ from openai.types.responses import ResponseInputParam, ToolParam
 from .._engine.manager import SessionManager
 from ..results import Exited, Ongoing
 from ..tools.dispatch import handle_function_call
+from ..tools.formats import responses_api_tools
 from ..tools.registry import EXEC_COMMAND_TOOL_NAME, SHELL_TOOL_NAME, WRITE_STDIN_TOOL_NAME
 from ..tools.schema import JsonObject
-from ..tools.formats import responses_api_tools
 from ..tools.toolsconfig import ShellToolType, ToolsConfig
 from .config import Config
 from .display import (
@@ -198,10 +198,10 @@ async def run_agent(task: str, config: Config, display: Display) -> bool:
     instructions file.
     """
     tools_config = ToolsConfig.new(use_exec_command_tool=config.experimental_use_exec_command_tool)
+    options = config.manager_options()
     tools = tools_config.openai_tools()
     if tools_config.shell_type is ShellToolType.STREAMABLE_SHELL:  # the profile's definitions of the pair
-        tools = responses_api_tools(profile=config.profile)
-    options = config.manager_options()
+        tools = responses_api_tools(profile=options.profile)
     cwd = options.workspace()
     instructions = config.instructions(default_instructions(tools_config, cwd))
     try:
