@@ -166,9 +166,11 @@ def installed(package: Package) -> Path:
         if _run_probe(package, package.path) is None:  # another run installed it meanwhile
             return package.path
         staging = Path(tempfile.mkdtemp(prefix=f".{package.name}.", dir=CACHE))
+        started = time.monotonic()
         try:
             _build(package, staging)
-            (staging / MARKER).write_text(json.dumps({"specs": list(package.specs)}))
+            seconds = round(time.monotonic() - started, 1)  # how long CI spends on it (README, report)
+            (staging / MARKER).write_text(json.dumps({"specs": list(package.specs), "install_seconds": seconds}))
             problem = _run_probe(package, staging)
             if problem:
                 raise CacheError(f"{package.name} installed but does not work: {problem}")

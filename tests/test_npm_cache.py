@@ -48,7 +48,7 @@ def test_two_runs_at_once_share_one_install(tmp_path: Path) -> None:
         assert out.strip() == str(tmp_path / TINY.name)
     entries = sorted(p.name for p in tmp_path.iterdir())
     assert entries == [TINY.name, f"{TINY.name}.lock"]  # no staging directory left behind
-    assert json.loads((tmp_path / TINY.name / npm_cache.MARKER).read_text()) == {"specs": list(TINY.specs)}
+    assert json.loads((tmp_path / TINY.name / npm_cache.MARKER).read_text())["specs"] == list(TINY.specs)
 
 
 def test_a_broken_entry_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
