@@ -170,7 +170,9 @@ def installed(package: Package) -> Path:
         try:
             _build(package, staging)
             seconds = round(time.monotonic() - started, 1)  # how long CI spends on it (README, report)
-            (staging / MARKER).write_text(json.dumps({"specs": list(package.specs), "install_seconds": seconds}))
+            (staging / MARKER).write_text(
+                json.dumps({"specs": list(package.specs), "install_seconds": seconds})
+            )
             problem = _run_probe(package, staging)
             if problem:
                 raise CacheError(f"{package.name} installed but does not work: {problem}")

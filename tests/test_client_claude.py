@@ -7,11 +7,13 @@ import json
 import os
 import shlex
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import npm_cache
 from fake_anthropic import DONE, fake_anthropic, tool_results
+from helpers import MARK, marked_processes
 from readme_clients import client_config
 
 PYTHON = "PYTHON_BASIC_REPL=1 python3 -i -q"
@@ -29,6 +31,14 @@ SCRIPT: list[dict[str, Any]] = [
 ]
 
 
+def _wait_for_servers_to_exit(timeout: float = 120) -> None:
+    """Claude Code closes its servers' stdin as it exits; each then ends its sessions and exits."""
+    deadline = time.monotonic() + timeout
+    while any("streamshell" in cmd for _, cmd in marked_processes(os.environ[MARK])):
+        assert time.monotonic() < deadline, marked_processes(os.environ[MARK])
+        time.sleep(0.1)
+
+
 def text_of(result: dict[str, Any]) -> str:
     content = result["content"]
     return content if isinstance(content, str) else "".join(block["text"] for block in content)
@@ -44,6 +54,7 @@ def test_claude_code_runs_the_scripted_session(tmp_path: Path) -> None:
         "HOME": str(home),  # its own settings: nothing of the user's is read or written
         "DISABLE_AUTOUPDATER": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "MCP_TIMEOUT": "120000",  # ms Claude Code waits for a server to start: the machine is shared
     }
     [add_line, *_] = client_config("claude-code").splitlines()
     add = shlex.split(add_line)
@@ -72,6 +83,7 @@ def test_claude_code_runs_the_scripted_session(tmp_path: Path) -> None:
             stdin=subprocess.DEVNULL,
         )
     assert done.returncode == 0, done.stderr
+    _wait_for_servers_to_exit()
     answer = json.loads(done.stdout)
     assert answer.get("result") == DONE, answer
     results = tool_results(logs)

@@ -112,7 +112,9 @@ def test_current_codex_gets_the_unified_tools_on_its_first_turn(codex_latest: Pa
         },
         {"name": "write_stdin", "namespace": "mcp__streamshell", "arguments": {"session_id": 99}},
     ]
-    run = run_codex(codex_latest, script, tmp_path, extra_config=client_config("codex"))
+    # The README's block, and a startup timeout for a loaded machine (Codex's default is 10 s).
+    config = client_config("codex") + "startup_timeout_sec = 120\n"
+    run = run_codex(codex_latest, script, tmp_path, extra_config=config)
     assert run.returncode == 0, run.stderr
     # `required = true`: Codex waited for the server, so the very first request has its tools.
     tools = {tool["name"]: tool for tool in _namespace(run)["tools"]}
