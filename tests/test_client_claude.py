@@ -11,10 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import npm_cache
 from fake_anthropic import DONE, fake_anthropic, tool_results
 from helpers import MARK, marked_processes
 from readme_clients import client_config
+
+pytestmark = pytest.mark.xdist_group("clients")  # see test_client_codex.py
 
 PYTHON = "PYTHON_BASIC_REPL=1 python3 -i -q"
 TOOL = "mcp__streamshell__"
@@ -54,7 +58,10 @@ def test_claude_code_runs_the_scripted_session(tmp_path: Path) -> None:
         "HOME": str(home),  # its own settings: nothing of the user's is read or written
         "DISABLE_AUTOUPDATER": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "MCP_TIMEOUT": "120000",  # ms Claude Code waits for a server to start: the machine is shared
+        # Wait for the server before the first request, however long a shared machine takes to start it.
+        "MCP_CONNECTION_NONBLOCKING": "false",
+        "MCP_TIMEOUT": "120000",
+        "MCP_CONNECT_TIMEOUT_MS": "120000",
     }
     [add_line, *_] = client_config("claude-code").splitlines()
     add = shlex.split(add_line)

@@ -18,7 +18,9 @@ import npm_cache
 from codex_harness import CodexRun, run_codex
 from readme_clients import client_config
 
-pytestmark = pytest.mark.xdist_group("codex")
+# One worker runs the clients and the packaging test one after another: a client's server must start
+# within the client's timeout (Codex 0.29: 10 s), which the packaging test's pip installs can starve.
+pytestmark = pytest.mark.xdist_group("clients")
 
 PYTHON = "PYTHON_BASIC_REPL=1 python3 -i -q"
 

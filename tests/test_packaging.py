@@ -19,7 +19,9 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from helpers import call_tool
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.xdist_group("packaging")
+# One worker runs the clients and the packaging test one after another: a client's server must start
+# within the client's timeout (Codex 0.29: 10 s), which the packaging test's pip installs can starve.
+pytestmark = pytest.mark.xdist_group("clients")
 
 
 def _run(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
