@@ -16,7 +16,7 @@ import signal
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -60,16 +60,31 @@ class SessionManager:
 
     Configured by one :class:`ManagerOptions`, given as it is or as keyword arguments
     (``SessionManager(max_sessions=8)``); see there for every option and its default.
+
+    Two more keywords are for programs that embed managers (a cluster's node runs one per
+    client): ``environ`` is the environment sessions inherit, filtered by the options
+    (default: this process's, as it is now); ``on_retire(session_id)`` is called whenever
+    a session leaves the table, however it went (exit reported, killed, pruned, closed).
     """
 
-    def __init__(self, options: ManagerOptions | None = None, /, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        options: ManagerOptions | None = None,
+        /,
+        *,
+        environ: Mapping[str, str] | None = None,
+        on_retire: Callable[[int], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         if options is not None and kwargs:
             raise TypeError("give SessionManager either a ManagerOptions or keyword arguments, not both")
         self.options = options if options is not None else ManagerOptions(**kwargs)
         opts = self.options
         self._idle_window = opts.max_unread_bytes // 2
         self._cwd = opts.workspace()
-        inherited = inherited_environment(os.environ, opts.drop_env_containing)
+        self._on_retire = on_retire
+        environ = os.environ if environ is None else environ
+        inherited = inherited_environment(environ, opts.drop_env_containing)
         self._base_env = {tty: child_environment(inherited, opts.env or {}, tty=tty) for tty in (True, False)}
         self._next_id = 0
         self._sessions: OrderedDict[int, Session] = OrderedDict()  # least recently used first
@@ -90,15 +105,22 @@ class SessionManager:
     # ----- the two tools ---------------------------------------------------------------------
 
     async def exec_command(
-        self, params: ExecCommandParams, *, on_output: OutputCallback | None = None
+        self,
+        params: ExecCommandParams,
+        *,
+        on_output: OutputCallback | None = None,
+        session_id: int | None = None,
     ) -> ExecCommandOutput:
         """Start ``params.cmd`` in a new session and collect its output until it exits or
         ``yield_time_ms`` passes. Every call takes a session id, even when the spawn fails.
 
         ``on_output`` receives the output as it arrives (decoded text), for live display.
+        ``session_id`` is the id the session takes instead of the next one: ids handed out
+        by someone else (a cluster's client numbers sessions across nodes); it must be
+        higher than every id this manager has used.
         """
         started = time.monotonic()
-        session = self._start(params)
+        session = self._start(params, session_id)
         try:
             return await self._collect(
                 session, started, params.yield_time_ms, params.max_output_tokens, on_output
@@ -126,6 +148,11 @@ class SessionManager:
         """The live sessions (exited ones whose exit was not yet reported included), by id."""
         return [s.info() for s in sorted(self._sessions.values(), key=lambda s: s.id)]
 
+    def session_info(self, session_id: int) -> SessionInfo:
+        """One live session as :meth:`list_sessions` reports it; raises like the calls do
+        for a session that is unknown or gone."""
+        return self._get(session_id).info()
+
     async def kill_session(
         self, session_id: int, *, max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
     ) -> ExecCommandOutput:
@@ -145,16 +172,22 @@ class SessionManager:
         return self._result(started, captured, exit, session_id, max_output_tokens, 0)
 
     async def run(
-        self, params: ExecCommandParams, *, timeout: float, on_output: OutputCallback | None = None
+        self,
+        params: ExecCommandParams,
+        *,
+        timeout: float,
+        on_output: OutputCallback | None = None,
+        session_id: int | None = None,
     ) -> tuple[ExecCommandOutput, bool]:
         """Run ``params.cmd`` to completion, in one call: wait up to ``timeout`` seconds (not
         capped by ``max_yield_time_ms``), then kill its group. The session never outlives the
         call; its whole output is truncated once, to ``params.max_output_tokens``.
+        ``session_id`` as for :meth:`exec_command`.
 
         Returns the output (always ``Exited``) and whether the timeout killed it.
         """
         started = time.monotonic()
-        session = self._start(params)
+        session = self._start(params, session_id)
         try:
             async with session.call(self._call_window(params.max_output_tokens)):
                 with session.stream_to(on_output):
@@ -209,11 +242,15 @@ class SessionManager:
         if self._closed:
             raise ManagerClosedError
 
-    def _start(self, params: ExecCommandParams) -> Session:
-        """Take the next session id and start the session (pruning one when at the cap)."""
+    def _start(self, params: ExecCommandParams, session_id: int | None) -> Session:
+        """Take the next session id (or ``session_id``) and start the session (pruning one when
+        at the cap). Ids only increase: an id is never used twice."""
         self._check_open()
-        session_id = self._next_id
-        self._next_id += 1
+        if session_id is None:
+            session_id = self._next_id
+        elif session_id < self._next_id:
+            raise ValueError(f"session id {session_id} is not above the ids already used (< {self._next_id})")
+        self._next_id = session_id + 1
         try:
             spawned = (spawn_pty if params.tty else spawn_pipes)(self._launch(params))
         except LaunchError as e:
@@ -327,6 +364,8 @@ class SessionManager:
         session.retire(how)
         del self._sessions[session.id]
         self._remember_end(session.id, how)
+        if self._on_retire is not None:
+            self._on_retire(session.id)
         if session.release_if_finished():
             self._disown(session.pid)
         else:
