@@ -7,7 +7,8 @@ process groups owned and killed.
 This module is the facade: the names in ``__all__`` are the public API. The layers
 underneath: :mod:`streamshell._engine` (sessions, processes, output),
 :mod:`streamshell.tools` (the tool registry, dispatch, schemas, adapters),
-:mod:`streamshell.mcp` (the MCP server), :mod:`streamshell.cli` (the command line).
+:mod:`streamshell.mcp` (the MCP server), :mod:`streamshell.cli` (the command line), and
+:mod:`streamshell.cluster` (sessions on a Ray cluster: imported only when used, it needs Ray).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from .adapters import (
     strict_arguments,
 )
 from .errors import (
+    ClusterError,
     ExecutionError,
     InvalidArgumentsError,
     ManagerClosedError,
     NoTerminalError,
     SessionEndedError,
+    SessionLostError,
     SpawnError,
     StreamshellError,
     UnknownSessionError,
@@ -48,6 +51,7 @@ from .tools.toolsconfig import AskForApproval, SandboxMode, SandboxPolicy, Shell
 
 __all__ = [
     "AskForApproval",
+    "ClusterError",
     "ExecCommandOutput",
     "ExecCommandParams",
     "ExecutionError",
@@ -63,6 +67,7 @@ __all__ = [
     "SandboxPolicy",
     "SessionEndedError",
     "SessionInfo",
+    "SessionLostError",
     "SessionManager",
     "ShellOutput",
     "ShellToolCallParams",
