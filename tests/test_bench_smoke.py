@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-METRICS = ("spawn:", "throughput:", "memory:", "concurrency:", "write_stdin:", "MCP over stdio:")
+METRICS = ("spawn:", "throughput:", "memory:", "concurrency:", "write_stdin:", "MCP over stdio:", "cluster:")
 
 
 def test_every_metric_runs_at_a_toy_size_and_lands_in_the_table(tmp_path: Path) -> None:

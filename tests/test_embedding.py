@@ -30,24 +30,26 @@ from streamshell import (
 )
 
 
-async def test_a_caller_gives_the_ids_and_they_only_increase() -> None:
+async def test_a_caller_gives_the_ids_each_used_once() -> None:
     retired: list[int] = []
     async with SessionManager(on_retire=retired.append) as m:
         out = await m.exec_command(sh("cat", yield_time_ms=0), session_id=5)
         assert out.exit_status == Ongoing(5)
         out = await m.exec_command(sh("exit 2"), session_id=9)
         assert out.session_id == 9 and retired == [9]
-        with pytest.raises(ValueError, match="session id 7 is not above the ids already used"):
-            await m.exec_command(sh("true"), session_id=7)
+        for used in (5, 9, -1):
+            with pytest.raises(ValueError, match=f"session id {used} is negative or already used"):
+                await m.exec_command(sh("true"), session_id=used)
+        assert (await m.exec_command(sh("true"), session_id=7)).session_id == 7, "in any order"
         assert (await m.exec_command(sh("true"))).session_id == 10, "then on from the highest"
         info = m.session_info(5)
         assert (info.session_id, info.command, info.running) == (5, "cat", True)
         await m.kill_session(5)
-        assert retired == [9, 10, 5]
+        assert retired == [9, 7, 10, 5]
         with pytest.raises(SessionEndedError, match="session id 5 was killed"):
             m.session_info(5)
         sid = await start(m, "cat")
-    assert retired == [9, 10, 5, sid], "closing retires the rest"
+    assert retired == [9, 7, 10, 5, sid], "closing retires the rest"
 
 
 async def test_sessions_inherit_the_environment_given() -> None:

@@ -116,8 +116,8 @@ class SessionManager:
 
         ``on_output`` receives the output as it arrives (decoded text), for live display.
         ``session_id`` is the id the session takes instead of the next one: ids handed out
-        by someone else (a cluster's client numbers sessions across nodes); it must be
-        higher than every id this manager has used.
+        by someone else (a cluster's client numbers sessions across nodes), each used once;
+        the next ids this manager picks itself are above every one it was given.
         """
         started = time.monotonic()
         session = self._start(params, session_id)
@@ -244,13 +244,14 @@ class SessionManager:
 
     def _start(self, params: ExecCommandParams, session_id: int | None) -> Session:
         """Take the next session id (or ``session_id``) and start the session (pruning one when
-        at the cap). Ids only increase: an id is never used twice."""
+        at the cap). An id is never used twice: given ones may come in any order (a cluster's
+        calls can overtake each other), but never one the manager holds or remembers."""
         self._check_open()
         if session_id is None:
             session_id = self._next_id
-        elif session_id < self._next_id:
-            raise ValueError(f"session id {session_id} is not above the ids already used (< {self._next_id})")
-        self._next_id = session_id + 1
+        elif session_id < 0 or session_id in self._sessions or session_id in self._ended:
+            raise ValueError(f"session id {session_id} is negative or already used")
+        self._next_id = max(self._next_id, session_id + 1)
         try:
             spawned = (spawn_pty if params.tty else spawn_pipes)(self._launch(params))
         except LaunchError as e:

@@ -165,7 +165,7 @@ class NodeActor:
         tenant.renew(client)
         tenant.lease = lease
         sessions = tuple(tenant.manager.list_sessions())
-        next_id = max([tenant.max_id, *(s.session_id for s in sessions)]) + 1
+        next_id = max([tenant.max_id, *(s.session_id for s in sessions)]) + 1  # above all it was given
         return Attached(self._node, os.getpid(), sessions, next_id)
 
     async def renew(self, name: str, client: str) -> str | None:
