@@ -224,17 +224,74 @@ async def running_session(m: Any) -> Any:
         await asyncio.sleep(0.05)
 
 
+async def test_a_node_where_streamshells_actor_cannot_start_is_skipped(ray_cluster: LocalCluster) -> None:
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from streamshell import __version__
+    from streamshell.cluster.wire import NAMESPACE, actor_name
+
+    class Impostor:
+        async def attach(self, *args: Any) -> None:
+            raise RuntimeError("this is not streamshell")
+
+    name = actor_name(ray_cluster.zone, __version__)
+
+    def name_free() -> bool:
+        try:
+            ray.get_actor(name, namespace=NAMESPACE)
+        except ValueError:
+            return True
+        return False
+
+    await wait_until(name_free, what="the actor a previous test used to exit")
+    impostor = (
+        ray.remote(Impostor)
+        .options(
+            name=name,
+            namespace=NAMESPACE,
+            lifetime="detached",
+            num_cpus=0,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(ray_cluster.zone, soft=False),
+        )
+        .remote()
+    )
+    try:
+        async with ray_manager(ray_cluster) as m:
+            for _ in range(4):
+                await start(m, "cat")
+            assert {s.node for s in await m.list_sessions()} == {ray_cluster.head, ray_cluster.solo}
+            [zone] = [slot for slot in m.nodes() if slot.node_id == ray_cluster.zone]
+            failure = f"streamshell's actor on node {ray_cluster.zone} failed: "
+            failure += "RuntimeError: this is not streamshell"
+            assert zone.failure == failure and zone.actor_pid is None
+        key, value = ZONE_LABEL
+        async with ray_manager(ray_cluster, placement=f"label:{key}={value}") as m:
+            with pytest.raises(SpawnError) as raised:
+                await m.exec_command(sh("true"))
+            assert str(raised.value) == (
+                "failed to create exec command session for session id 0: streamshell's actor could not start "
+                f"on any node it may use: {failure}"
+            )
+    finally:
+        ray.kill(impostor)
+        await wait_until(name_free, what="the impostor's name to be free")
+
+
 async def test_a_node_that_leaves_fails_only_its_own_sessions(ray_cluster: LocalCluster) -> None:
     doomed = ray_cluster.add_node(resources={"streamshell_doomed": 1})
     removed = False
     try:
         async with ray_manager(ray_cluster, placement="spread") as m:
-            assert doomed.node_id in [slot.node_id for slot in m.nodes()]
+            order = [slot.node_id for slot in m.nodes()]
+            first = order.index(doomed.node_id)
+            second = first + len(order)  # spread: the nodes in turn
+            others = sorted(set(range(8)) - {first, second})
             for _ in range(8):
                 await start(m, "cat")
             before = await m.list_sessions()
             on_doomed = [s for s in before if s.node == doomed.node_id]
-            assert [s.session_id for s in on_doomed] == [3, 7]
+            assert [s.session_id for s in on_doomed] == [first, second]
             ray_cluster.remove_node(doomed)
             removed = True
 
@@ -243,27 +300,26 @@ async def test_a_node_that_leaves_fails_only_its_own_sessions(ray_cluster: Local
             for s in on_doomed:
                 assert listed[s.session_id].lost and not listed[s.session_id].running
                 assert listed[s.session_id].pid == s.pid and listed[s.session_id].node == doomed.node_id
-            assert all(not s.lost and s.running for i, s in listed.items() if i not in (3, 7))
+            assert all(not listed[i].lost and listed[i].running for i in others)
 
             with pytest.raises(SessionLostError) as raised:
-                await m.write_stdin(WriteStdinParams(3, "hi\n"))
+                await m.write_stdin(WriteStdinParams(first, "hi\n"))
             text = str(raised.value)
             assert re.fullmatch(
-                rf"session id 3 was lost with its node {doomed.node_id}, which left the cluster "
+                rf"session id {first} was lost with its node {doomed.node_id}, which left the cluster "
                 rf"\(last seen at \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z running `cat` as pid "
                 rf"{on_doomed[0].pid}\); "
                 "start a new one with exec_command",
                 text,
             ), text
-            assert [s.session_id for s in await m.list_sessions() if s.lost] == [7], (
-                "asked about once: unlisted"
-            )
-            result = await handle_function_call(m, "write_stdin", {"session_id": 3, "chars": ""})
+            lost = [s.session_id for s in await m.list_sessions() if s.lost]
+            assert lost == [second], "asked about once: no longer listed"
+            result = await handle_function_call(m, "write_stdin", {"session_id": first, "chars": ""})
             assert result.content == text and result.error
-            result = await handle_function_call(m, "kill_session", {"session_id": 7})
-            assert result.content.startswith(f"session id 7 was lost with its node {doomed.node_id}")
+            result = await handle_function_call(m, "kill_session", {"session_id": second})
+            assert result.content.startswith(f"session id {second} was lost with its node {doomed.node_id}")
 
-            for sid in (0, 1, 2, 4, 5, 6):
+            for sid in others:
                 out = await m.write_stdin(WriteStdinParams(sid, f"still {sid}\n", yield_time_ms=2000))
                 assert f"still {sid}" in out.output and out.exit_status == Ongoing(sid)
             for _ in range(4):

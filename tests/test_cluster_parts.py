@@ -52,7 +52,9 @@ def test_spread_takes_the_fewest_and_pack_fills_in_order() -> None:
 def test_the_table_routes_ids_and_answers_for_what_it_knows() -> None:
     table = SessionTable()
     a, b = table.add_node(), table.add_node()
-    s0, s1, s2 = table.issue(a), table.issue(b), table.issue(None)
+    s0, s1, s2 = table.issue(), table.issue(), table.issue()
+    table.assign(s0, a)
+    table.assign(s1, b)
     assert (s0, s1, s2) == (0, 1, 2)
     assert (table.load(a), table.load(b)) == (1, 1), "starts count before they are answered"
     table.answered(s0, info(s0))
@@ -72,7 +74,9 @@ def test_a_lost_node_lists_its_sessions_until_each_is_asked_about() -> None:
     table = SessionTable()
     a, b = table.add_node(), table.add_node()
     for node_index in (a, b, a):
-        table.answered(table.issue(node_index), info(table.next_id - 1))
+        session_id = table.issue()
+        table.assign(session_id, node_index)
+        table.answered(session_id, info(session_id))
     assert table.lose_node(a, "node-a") == [0, 2]
     lost = table.lost_sessions()
     assert [(s.session_id, s.lost, s.node, s.running) for s in lost] == [(0, True, "node-a", False)] * 1 + [

@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import socket
+import time
 import uuid
 from collections.abc import Sequence
 from types import TracebackType
@@ -39,6 +40,9 @@ ATTACH_ATTEMPTS = 20
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for a ``HOST:PORT`` cluster address to accept a connection."""
 
+BROKEN_FOR = 60.0
+"""Seconds placement skips a node whose actor could not start, before trying it again."""
+
 MAX_CONCURRENT_CALLS = 100_000
 """Calls one node actor runs at once (each waiting call holds one)."""
 
@@ -63,6 +67,10 @@ class NodeSlot:
     handle: Any = None
     actor_pid: int | None = None
     attaching: asyncio.Future[None] | None = None
+    failure: str | None = None
+    """Why streamshell's actor could not start there, the last time it was tried."""
+    broken_until: float = 0.0
+    """Until then (``time.monotonic``), placement skips the node: its actor could not start."""
 
     @property
     def node_id(self) -> str:
@@ -210,6 +218,8 @@ class RaySessionManager:
     async def list_sessions(self) -> list[SessionInfo]:
         """Every node's sessions (``node`` set), and the lost ones not asked about yet (``lost``
         set, as last seen), by id. A coroutine: it asks the nodes, all at once."""
+        if self._closed:
+            return []
         await self._ready()
         attached = [slot for slot in self._slots if slot.state is NodeState.ATTACHED]
         listed = await asyncio.gather(*(self._list_on(slot) for slot in attached))
@@ -227,6 +237,8 @@ class RaySessionManager:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        attaching = [slot.attaching for slot in self._slots if slot.attaching is not None]
+        await asyncio.gather(*attaching, return_exceptions=True)  # so none attaches after the close
         attached = [slot for slot in self._slots if slot.state is NodeState.ATTACHED]
         log.info("closing: killing the sessions of %r on %d node(s)", self.name, len(attached))
         await asyncio.gather(*(self._detach(slot) for slot in attached))
@@ -249,15 +261,15 @@ class RaySessionManager:
     async def _start(
         self, method: str, params: ExecCommandParams, kwargs: dict[str, Any], on_output: OutputCallback | None
     ) -> Reply:
-        """Place a new session, give it the next id, and start it there with ``method``."""
+        """Give a new session the next id, place it, and start it there with ``method``."""
         self._check_open()
         await self._ready()
-        slot = self._place()
-        session_id = self._table.issue(None if slot is None else slot.index)
+        session_id = self._table.issue()
+        slot = await self._placed()
         if slot is None:
-            reason = self.placement.nothing_eligible()
             self._table.end_here(session_id, "never started: its process could not be created")
-            raise SpawnError(session_id, reason)
+            raise SpawnError(session_id, self._nowhere())
+        self._table.assign(session_id, slot.index)
         try:
             reply = await self._call(slot, method, (params,), {**kwargs, "session_id": session_id}, on_output)
         except _NodeGone as gone:
@@ -386,7 +398,10 @@ class RaySessionManager:
     async def _begin(self) -> None:
         await self._refresh_nodes()
         eligible = [slot for slot in self._slots if self.placement.eligible(slot.info)]
-        await asyncio.gather(*(self._attach(slot) for slot in eligible))
+        attached = await asyncio.gather(*(self._attach(slot) for slot in eligible), return_exceptions=True)
+        for outcome in attached:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, ClusterError | _NodeGone):
+                raise outcome  # a node that cannot be used is skipped; anything else is a bug
         if self._heartbeat is None:
             self._heartbeat = asyncio.get_running_loop().create_task(self._renew_leases())
 
@@ -417,21 +432,53 @@ class RaySessionManager:
         lost = self._table.lose_node(slot.index, slot.node_id)
         log.warning("node %s left the cluster; sessions lost with it: %s", slot.node_id, lost)
 
-    def _place(self) -> NodeSlot | None:
-        """The node for a new session, by the placement rule; None when no live node qualifies."""
-        candidates = [
-            Candidate(slot.index, self._table.load(slot.index))
+    def _usable(self) -> list[NodeSlot]:
+        """Nodes new sessions may go to: live, allowed by the placement, their actor not failing."""
+        now = time.monotonic()
+        return [
+            slot
             for slot in self._slots
-            if slot.state is not NodeState.LOST and self.placement.eligible(slot.info)
+            if slot.state is not NodeState.LOST
+            and self.placement.eligible(slot.info)
+            and slot.broken_until <= now
         ]
-        index = self.placement.choose(candidates, self.options.max_sessions)
-        return None if index is None else self._slots[index]
+
+    async def _placed(self) -> NodeSlot | None:
+        """The node for a new session, by the placement rule, attached; None when no node qualifies.
+        A node whose actor cannot start is skipped (for :data:`BROKEN_FOR` seconds) for the next."""
+        while True:
+            candidates = [Candidate(slot.index, self._table.load(slot.index)) for slot in self._usable()]
+            index = self.placement.choose(candidates, self.options.max_sessions)
+            if index is None:
+                return None
+            slot = self._slots[index]
+            try:
+                await self._attach(slot)
+            except (ClusterError, _NodeGone):
+                continue
+            return slot
+
+    def _nowhere(self) -> str:
+        """Why no node can take a new session, for its spawn error."""
+        failed = [s for s in self._slots if s.failure is not None and self.placement.eligible(s.info)]
+        if failed and not self._usable():
+            return f"streamshell's actor could not start on any node it may use: {failed[-1].failure}"
+        return self.placement.nothing_eligible()
 
     async def _attach(self, slot: NodeSlot) -> None:
-        """Get ``slot``'s node actor (started on demand) to hold our sessions; one attach at a time."""
+        """Get ``slot``'s node actor (started on demand) to hold our sessions; one attach at a time.
+        Raises :class:`ClusterError` when the actor cannot start there (the node is then skipped
+        for a while), :class:`_NodeGone` when the node left."""
+        if slot.state is NodeState.ATTACHED:
+            return
         if slot.attaching is None or slot.attaching.done():
             slot.attaching = asyncio.ensure_future(self._attach_once(slot))
-        await asyncio.shield(slot.attaching)
+        try:
+            await asyncio.shield(slot.attaching)
+        except ClusterError as e:
+            slot.failure, slot.broken_until = str(e), time.monotonic() + BROKEN_FOR
+            log.warning("%s; new sessions avoid it for %g s", e, BROKEN_FOR)
+            raise
         if slot.state is NodeState.LOST:
             raise _NodeGone(slot, _gone_how(slot))
 
@@ -442,7 +489,11 @@ class RaySessionManager:
         for attempt in range(ATTACH_ATTEMPTS):
             if attempt:
                 await asyncio.sleep(0.25)
-            handle = await asyncio.to_thread(_node_actor, slot.node_id)
+            try:
+                handle = await asyncio.to_thread(_node_actor, slot.node_id)
+            except ValueError as e:  # it died between Ray's own look-ups: another try makes a new one
+                failure = _first_line(e)
+                continue
             try:
                 attached: Attached = await handle.attach.remote(
                     self.name, self._client, self.options, self.orphan_grace, self._cwd
@@ -452,10 +503,14 @@ class RaySessionManager:
                     return
                 failure = _first_line(e)
                 continue
+            except Exception as e:  # it answers, but not as streamshell's actor of this version does
+                reason = _last_line(e)
+                raise ClusterError(f"streamshell's actor on node {slot.node_id} failed: {reason}") from None
             if attached.closing:
                 failure = "its actor was exiting"
                 continue
             slot.handle, slot.actor_pid, slot.state = handle, attached.pid, NodeState.ATTACHED
+            slot.failure, slot.broken_until = None, 0.0
             if attached.sessions or attached.next_id:
                 sessions = [self._on(slot, info) for info in attached.sessions]
                 self._table.adopt(slot.index, sessions, attached.next_id)
@@ -527,6 +582,11 @@ def _gone_how(slot: NodeSlot) -> str:
     if slot.state is NodeState.LOST:
         return f"has ended (its node {slot.node_id} left the cluster)"
     return "has ended"
+
+
+def _last_line(error: BaseException) -> str:
+    """The last line of an error's text: a remote traceback's own exception line."""
+    return str(error).strip().rsplit("\n", 1)[-1]
 
 
 def _first_line(error: BaseException) -> str:

@@ -112,14 +112,17 @@ class SessionTable:
 
     # ----- ids -------------------------------------------------------------------------------
 
-    def issue(self, node: int | None) -> int:
-        """The next id, going to ``node`` (None: to no node; the start failed before one was chosen)."""
+    def issue(self) -> int:
+        """The next id, going to no node yet (:meth:`assign` gives it one)."""
         session_id = self.next_id
         self.next_id += 1
-        self._routes.append(UNROUTED if node is None else node)
-        if node is not None:
-            self._starting[node] += 1
+        self._routes.append(UNROUTED)
         return session_id
+
+    def assign(self, session_id: int, node: int) -> None:
+        """``session_id`` is being started on ``node``."""
+        self._routes[session_id] = node
+        self._starting[node] += 1
 
     def answered(self, session_id: int, info: SessionInfo | None) -> None:
         """The node answered the start of ``session_id``: with the session's info when it is still
