@@ -17,6 +17,9 @@ SOLO_RESOURCE = "streamshell_solo"
 ZONE_LABEL = ("streamshell-zone", "b")
 """A label only the second worker has (``placement="label:streamshell-zone=b"``)."""
 
+HEAD = {"num_cpus": 1, "include_dashboard": False, "include_log_monitor": False}
+"""No dashboard, and no log monitor (workers' logs are not copied to the tests): fewer processes to start."""
+
 
 @dataclass
 class LocalCluster:
@@ -46,7 +49,7 @@ def start_test_cluster() -> Iterator[LocalCluster]:
     from ray.cluster_utils import Cluster
 
     assert MARK not in os.environ, "the cluster must start before a test's marker is set"
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster = Cluster(initialize_head=True, head_node_args=HEAD)
     try:
         solo = cluster.add_node(num_cpus=1, resources={SOLO_RESOURCE: 1})
         zone = cluster.add_node(num_cpus=1, labels=dict([ZONE_LABEL]))

@@ -174,3 +174,12 @@ def test_the_agent_runs_its_commands_on_the_cluster(ray_cluster: LocalCluster, t
         )
     assert done.returncode == 0, done.stderr
     assert sent_outputs(tmp_path / "log") == EXPECTED
+
+
+def test_the_agent_refuses_a_ray_address_nobody_answers_at(tmp_path: Path) -> None:
+    done = run_agent("http://127.0.0.1:9/v1", tmp_path, "-c", 'ray_address="127.0.0.1:9"')
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(
+        "streamshell agent: ray_address 127.0.0.1:9: cannot connect to the Ray cluster: "
+        "no Ray cluster answers at 127.0.0.1:9: "
+    )
