@@ -126,7 +126,9 @@ async def test_serve_with_ray_serves_a_real_mcp_client(ray_cluster: LocalCluster
             assert "Process running with session ID 1" in text
             await mcp_read_until(session, 1, ">>> ", seen=body(text))
             await mcp_read_until(session, 1, "42", chars="6*7\n")
-            text, _ = await call_tool(session, "exec_command", {"cmd": "cat", "yield_time_ms": 0, "env": env})
+            text, _ = await call_tool(
+                session, "exec_command", {"cmd": "cat", "login": False, "yield_time_ms": 0, "env": env}
+            )
             listed = json.loads((await call_tool(session, "list_sessions", {}))[0])
             assert [s["session_id"] for s in listed] == [1, 2]
             assert {s["node"] for s in listed} <= set(ray_cluster.node_ids) and len(
