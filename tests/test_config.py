@@ -18,7 +18,7 @@ from streamshell.agent.config import (
 
 ACCEPTED = (
     "accepted keys: model, base_url, experimental_use_exec_command_tool, experimental_instructions_file, "
-    "max_sessions, keep_unread_output, cwd, ray_address"
+    "ray_address, max_sessions, keep_unread_output, cwd"
 )
 
 
