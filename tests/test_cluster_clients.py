@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from helpers import MARK, alive, body, call_tool, mcp_read_until, wait_until
+from helpers import MARK, alive, body, call_tool, mcp_read_until, progress_messages, wait_until
 from ray_cluster import LocalCluster, ray_manager
 from streamshell import WriteStdinParams
 from test_agent import EXPECTED, SCRIPT, fake_model, run_agent, sent_outputs
@@ -105,10 +105,7 @@ async def test_serve_with_ray_serves_a_real_mcp_client(ray_cluster: LocalCluster
             ClientSession(read, write) as session,
         ):
             await session.initialize()
-            updates: list[str] = []
-
-            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-                updates.append(message or "")
+            updates, on_progress = progress_messages()
 
             text, error = await call_tool(
                 session,
