@@ -40,6 +40,13 @@ IDLE = ExecCommandParams(cmd="cat", login=False, yield_time_ms=0)
 IDLE_PIPES = ExecCommandParams(cmd="cat", login=False, yield_time_ms=0, tty=False)
 
 
+class Waiter:
+    """A bare Ray actor whose call waits on its node: what any Ray call that waits costs here."""
+
+    async def wait(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
 @contextlib.contextmanager
 def local_cluster(workers: int) -> Iterator[Any]:
     """A head and ``workers`` worker nodes, this process connected as a driver; all shut down after."""
@@ -99,13 +106,24 @@ async def _round_trips(local: Any, remote: Any, pairs: int) -> Row:
         return trip
 
     floor, ours = await repl(local), await repl(remote)
+    [node] = {info.node for info in await remote.list_sessions()}
+    waiter = await _waiter(node)
+
+    async def ray_floor() -> float:
+        started = time.perf_counter()
+        await waiter.wait.remote(YIELD_MS / 1000)
+        return time.perf_counter() - started
+
     floors, ourses = await alternate(floor, ours, pairs)
     _, streamed = await alternate(floor, lambda: ours([].append), max(1, pairs // 2))
-    f, o, s = summarize(floors), summarize(ourses), summarize(streamed)
+    _, bare = await alternate(floor, ray_floor, max(1, pairs // 2))
+    f, o, s, r = summarize(floors), summarize(ourses), summarize(streamed), summarize(bare)
     extra = o.median - f.median
     note = (
         f"cluster round trip with live output streamed back (`on_output`, as MCP progress and the agent "
-        f"use): {spread(s)}, {(s.median - f.median) * 1000:+.2f} ms over the local call."
+        f"use): {spread(s)}, {(s.median - f.median) * 1000:+.2f} ms over the local call. A bare Ray actor "
+        f"call on the same node that waits {YIELD_MS} ms there (what any Ray call costs on this machine): "
+        f"{spread(r)}, {(r.median - f.median) * 1000:+.2f} ms."
     )
     return Row(
         metric=f'cluster: `write_stdin(chars="1\\n", yield_time_ms={YIELD_MS})` to `python3 -q -i` on a node',
@@ -116,6 +134,18 @@ async def _round_trips(local: Any, remote: Any, pairs: int) -> Row:
         verdict=verdict(extra <= MAX_EXTRA),
         notes=(note,),
     )
+
+
+async def _waiter(node: str | None) -> Any:
+    """A :class:`Waiter` on ``node``, started (at the niceness Ray gives workers, as the node actors)."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    assert node is not None
+    strategy = NodeAffinitySchedulingStrategy(node, soft=False)
+    waiter = ray.remote(Waiter).options(num_cpus=0, scheduling_strategy=strategy).remote()
+    await waiter.wait.remote(0)
+    return waiter
 
 
 async def prompt(manager: Any, session_id: int, seen: str) -> str:
