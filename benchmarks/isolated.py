@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 PROBE_TIMEOUT = 600.0
 
 
-def run_probe(name: str, **arguments: int) -> dict[str, Any]:
+def run_probe(name: str, **arguments: Any) -> dict[str, Any]:
     """Run ``benchmarks.probe NAME`` in a new interpreter and return the JSON it prints last.
 
     Memory figures taken in the benchmark's own process would carry whatever earlier

@@ -7,12 +7,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from . import concurrency, memory
+from . import cluster, concurrency, memory
 
 PROBES: dict[str, Callable[..., dict[str, Any]]] = {
     "memory": memory.probe,
     "concurrency-floor": concurrency.floor_probe,
     "concurrency-streamshell": concurrency.streamshell_probe,
+    "cluster-held": cluster.held_probe,
 }
 
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from . import cold_start, concurrency, decisions, interactive, mcp_stdio, memory, spawn, throughput
+from . import cluster, cold_start, concurrency, decisions, interactive, mcp_stdio, memory, spawn, throughput
 from .isolated import REPO
 from .report import Row, machine, render
 from .sizes import FULL, QUICK, TOY, Sizes
@@ -23,6 +23,7 @@ METRICS: tuple[tuple[str, Callable[[Sizes], Awaitable[list[Row]]]], ...] = (
     ("mcp", mcp_stdio.rows),
     ("decisions", decisions.rows),
     ("cold_start", cold_start.rows),
+    ("cluster", cluster.rows),
 )
 DEFAULT_OUTPUT = REPO / "BENCHMARKS.md"
 
@@ -34,9 +35,10 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     size.add_argument("--toy", action="store_true", help="a few iterations of everything (the smoke test)")
     parser.add_argument(
         "--only",
-        choices=[name for name, _ in METRICS],
-        action="append",
-        help="run only this metric (repeatable)",
+        type=_metric_names,
+        metavar="NAMES",
+        help=f"comma-separated metrics to run, of {', '.join(name for name, _ in METRICS)} "
+        "(prints the table; written only with --output)",
     )
     parser.add_argument(
         "--output",
@@ -46,11 +48,23 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _metric_names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    known = [name for name, _ in METRICS]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown metric(s) {unknown or '(none)'}; choose from {', '.join(known)}"
+        )
+    return names
+
+
 async def run(sizes: Sizes, only: Sequence[str] | None = None) -> list[Row]:
-    """Every metric (or the ``only`` ones) in turn, one at a time (they would disturb each other)."""
+    """Every metric (or the ``only`` ones) in turn, one at a time (they would disturb each other's
+    timings)."""
     rows: list[Row] = []
     for name, metric in METRICS:
-        if only and name not in only:
+        if only is not None and name not in only:
             continue
         started = time.monotonic()
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
@@ -65,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = machine()
     page = render(asyncio.run(run(sizes, args.only)), header, sizes.name)
     print(page)
-    output = args.output or (DEFAULT_OUTPUT if sizes is FULL and not args.only else None)
+    output = args.output or (DEFAULT_OUTPUT if sizes is FULL and args.only is None else None)
     if output is not None:
         output.write_text(page)
         print(f"bench: wrote {output}", file=sys.stderr)

@@ -23,6 +23,12 @@ class Sizes:
     concurrency_pairs: int
     write_stdin_pairs: int
     mcp_pairs: int
+    cluster_round_trip_pairs: int
+    cluster_start_sessions: int
+    """``cat`` sessions each start-rate run starts (capped by the PTYs available)."""
+    cluster_start_pairs: int
+    cluster_held_sessions: int
+    """Idle pipe sessions held at once over a 4-node cluster."""
 
 
 FULL = Sizes(
@@ -36,6 +42,10 @@ FULL = Sizes(
     concurrency_pairs=3,
     write_stdin_pairs=100,
     mcp_pairs=200,
+    cluster_round_trip_pairs=200,
+    cluster_start_sessions=1000,
+    cluster_start_pairs=3,
+    cluster_held_sessions=10_000,
 )
 
 QUICK = Sizes(
@@ -49,6 +59,10 @@ QUICK = Sizes(
     concurrency_pairs=1,
     write_stdin_pairs=20,
     mcp_pairs=50,
+    cluster_round_trip_pairs=40,
+    cluster_start_sessions=300,
+    cluster_start_pairs=1,
+    cluster_held_sessions=1000,
 )
 
 TOY = Sizes(
@@ -62,4 +76,8 @@ TOY = Sizes(
     concurrency_pairs=1,
     write_stdin_pairs=2,
     mcp_pairs=2,
+    cluster_round_trip_pairs=2,
+    cluster_start_sessions=6,
+    cluster_start_pairs=1,
+    cluster_held_sessions=8,
 )

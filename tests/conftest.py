@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: a manager, and a check that no process outlives its test."""
+"""Fixtures shared by every test: a manager, a check that no process outlives its test, and a real
+multi-node Ray cluster for the cluster tests."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import MARK, marked_processes
+from ray_cluster import LocalCluster, start_test_cluster
 from streamshell import SessionManager
 from streamshell._engine import spawn
 
@@ -73,3 +75,13 @@ def no_processes_left_behind(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 async def manager() -> AsyncIterator[SessionManager]:
     async with SessionManager() as m:
         yield m
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[LocalCluster]:
+    """A head and two worker nodes, each with its own raylet, on this machine; this process is
+    connected to it as a driver. One per test process: the cluster tests share the xdist group
+    ``ray``, so they all run in one process, on one cluster. Started before any test's marker
+    is set, so none of Ray's own processes counts as a test's leftover."""
+    with start_test_cluster() as cluster:
+        yield cluster

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp.types import CallToolResult
@@ -155,6 +155,16 @@ async def call_tool(client: Any, name: str, arguments: dict[str, Any], **kw: Any
     """Call a tool with an MCP ``Client`` or ``ClientSession``; its text and whether it is an error."""
     TOOL_CALLS[0] += 1
     return tool_text(await client.call_tool(name, arguments, **kw))
+
+
+def progress_messages() -> tuple[list[str], Callable[[float, float | None, str | None], Awaitable[None]]]:
+    """An MCP ``progress_callback`` and the list of the messages it receives, in order."""
+    messages: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    return messages, on_progress
 
 
 async def mcp_read_until(

@@ -16,6 +16,7 @@ METRICS = (
     "write_stdin:",
     "MCP over stdio:",
     "cold start:",
+    "cluster:",
 )
 
 

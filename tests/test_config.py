@@ -18,7 +18,7 @@ from streamshell.agent.config import (
 
 ACCEPTED = (
     "accepted keys: model, base_url, experimental_use_exec_command_tool, experimental_instructions_file, "
-    "max_sessions, keep_unread_output, max_yield_time_ms, cwd, profile"
+    "ray_address, max_sessions, keep_unread_output, max_yield_time_ms, cwd, profile"
 )
 
 
@@ -117,6 +117,11 @@ def test_override_values_are_toml_else_strings(text: str, parsed: tuple[str, obj
         (
             ["cwd=/nonexistent-dir"],
             '-c cwd=/nonexistent-dir: cwd = "/nonexistent-dir" is not an existing directory',
+        ),
+        (
+            ["ray_address=6379"],
+            "-c ray_address=6379: ray_address = 6379 is not a Ray cluster address (a non-empty string: "
+            '"HOST:PORT", "auto", "ray://HOST:PORT")',
         ),
         (["modle=o3"], f"-c modle=o3: unknown config key modle; {ACCEPTED}"),
         (["sessions.max=3"], f"-c sessions.max=3: unknown config key sessions.max; {ACCEPTED}"),

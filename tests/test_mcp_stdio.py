@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from helpers import INITIALIZE, TOOL_CALLS, alive, body, call_tool, mcp_read_until, wait_until
+from helpers import (
+    INITIALIZE,
+    TOOL_CALLS,
+    alive,
+    body,
+    call_tool,
+    mcp_read_until,
+    progress_messages,
+    wait_until,
+)
 
 
 def server(*args: str) -> StdioServerParameters:
@@ -39,10 +48,7 @@ async def test_a_whole_session_over_stdio(tmp_path: Path) -> None:
                 "kill_session",
             ]
 
-            updates: list[str] = []
-
-            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-                updates.append(message or "")
+            updates, on_progress = progress_messages()
 
             text, error = await call_tool(
                 session,

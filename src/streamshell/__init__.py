@@ -7,7 +7,8 @@ process groups owned and killed.
 This module is the facade: the names in ``__all__`` are the public API. The layers
 underneath: :mod:`streamshell._engine` (sessions, processes, output),
 :mod:`streamshell.tools` (the tool registry, dispatch, schemas, adapters),
-:mod:`streamshell.mcp` (the MCP server), :mod:`streamshell.cli` (the command line).
+:mod:`streamshell.mcp` (the MCP server), :mod:`streamshell.cli` (the command line), and
+:mod:`streamshell.cluster` (sessions on a Ray cluster: imported only when used, it needs Ray).
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported 
         strict_arguments,
     )
     from .errors import (
+        ClusterError,
         ExecutionError,
         InvalidArgumentsError,
         ManagerClosedError,
         NoTerminalError,
         SessionEndedError,
+        SessionLostError,
         SpawnError,
         StreamshellError,
         UnknownSessionError,
@@ -66,11 +69,13 @@ _PUBLIC = {
     ),
     **dict.fromkeys(
         (
+            "ClusterError",
             "ExecutionError",
             "InvalidArgumentsError",
             "ManagerClosedError",
             "NoTerminalError",
             "SessionEndedError",
+            "SessionLostError",
             "SpawnError",
             "StreamshellError",
             "UnknownSessionError",

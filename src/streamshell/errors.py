@@ -7,12 +7,28 @@ callers (the dispatcher, the MCP server) pass it through unchanged.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from .profiles import Profile
 
 
+def _restore(cls: type[StreamshellError], text: str, attributes: dict[str, Any]) -> StreamshellError:
+    """An error as :meth:`StreamshellError.__reduce__` saved it: same class, text and attributes."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, text)
+    error.__dict__.update(attributes)
+    return error
+
+
 class StreamshellError(Exception):
-    """Base class: a call failed and nothing else changed."""
+    """Base class: a call failed and nothing else changed.
+
+    Errors survive pickling with their text and attributes (a cluster's nodes send them to
+    the client), although each subclass's constructor takes other arguments than its text.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), str(self), self.__dict__))
 
 
 class InvalidArgumentsError(StreamshellError):
@@ -84,6 +100,18 @@ class SessionEndedError(StreamshellError):
         self.how = how
 
 
+class SessionLostError(SessionEndedError):
+    """The session ran on a cluster node that left the cluster: it is gone with the node.
+
+    ``node`` is the node's id; ``last_seen`` says what the client last knew of the session.
+    """
+
+    def __init__(self, session_id: int, node: str, last_seen: str) -> None:
+        super().__init__(session_id, f"was lost with its node {node}, which left the cluster ({last_seen})")
+        self.node = node
+        self.last_seen = last_seen
+
+
 class WriteError(StreamshellError):
     """Input could not be queued for the session's process."""
 
@@ -120,3 +148,8 @@ class ExecutionError(StreamshellError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"execution error: {reason}")
         self.reason = reason
+
+
+class ClusterError(StreamshellError):
+    """A Ray cluster could not take the call: a node did not answer, or streamshell's actor could
+    not start on a node."""

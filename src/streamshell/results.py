@@ -114,7 +114,12 @@ class ExecCommandOutput:
 
 @dataclass(frozen=True)
 class SessionInfo:
-    """A live session as ``list_sessions`` reports it (times are Unix timestamps)."""
+    """A live session as ``list_sessions`` reports it (times are Unix timestamps).
+
+    On a cluster (:mod:`streamshell.cluster`), ``node`` is the id of the Ray node the session
+    runs on, and ``lost`` marks a session whose node left the cluster: the rest is what was
+    last seen of it (``pid`` is the process id on that node).
+    """
 
     session_id: int
     command: str
@@ -123,7 +128,9 @@ class SessionInfo:
     started_at: float
     last_used_at: float
     exit_code: int | None
+    lost: bool = False
+    node: str | None = None
 
     @property
     def running(self) -> bool:
-        return self.exit_code is None
+        return self.exit_code is None and not self.lost

@@ -18,7 +18,7 @@ import signal
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -63,9 +63,22 @@ class SessionManager:
 
     Configured by one :class:`ManagerOptions`, given as it is or as keyword arguments
     (``SessionManager(max_sessions=8)``); see there for every option and its default.
+
+    Two more keywords are for programs that embed managers (a cluster's node runs one per
+    client): ``environ`` is the environment sessions inherit, filtered by the options
+    (default: this process's, as it is now); ``on_retire(session_id)`` is called whenever
+    a session leaves the table, however it went (exit reported, killed, pruned, closed).
     """
 
-    def __init__(self, options: ManagerOptions | None = None, /, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        options: ManagerOptions | None = None,
+        /,
+        *,
+        environ: Mapping[str, str] | None = None,
+        on_retire: Callable[[int], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         if options is not None and kwargs:
             raise TypeError("give SessionManager either a ManagerOptions or keyword arguments, not both")
         self.options = options if options is not None else ManagerOptions(**kwargs)
@@ -73,7 +86,10 @@ class SessionManager:
         self._idle_window = opts.max_unread_bytes // 2
         self._cwd = opts.workspace()
         self._rules = RULES[opts.profile]
-        inherited = inherited_environment(os.environ, opts.drop_env_containing)
+        self._on_retire = on_retire
+        inherited = inherited_environment(
+            os.environ if environ is None else environ, opts.drop_env_containing
+        )
         extra = {**self._rules.env, **(opts.env or {})}
         self._base_env = {tty: child_environment(inherited, extra, tty=tty) for tty in (True, False)}
         self._next_id = 0
@@ -100,15 +116,22 @@ class SessionManager:
     # ----- the two tools ---------------------------------------------------------------------
 
     async def exec_command(
-        self, params: ExecCommandParams, *, on_output: OutputCallback | None = None
+        self,
+        params: ExecCommandParams,
+        *,
+        on_output: OutputCallback | None = None,
+        session_id: int | None = None,
     ) -> ExecCommandOutput:
         """Start ``params.cmd`` in a new session and collect its output until it exits or
         ``yield_time_ms`` passes. Every call takes a session id, even when the spawn fails.
 
         ``on_output`` receives the output as it arrives (decoded text), for live display.
+        ``session_id`` is the id the session takes instead of the next one: ids handed out
+        by someone else (a cluster's client numbers sessions across nodes), each used once;
+        the next ids this manager picks itself are above every one it was given.
         """
         started = time.monotonic()
-        session = self._start(params)
+        session = self._start(params, session_id)
         yield_time_ms = self._rules.exec_yield.apply(params.yield_time_ms, self.options.max_yield_time_ms)
         try:
             return await self._collect(session, started, yield_time_ms, params.max_output_tokens, on_output)
@@ -137,6 +160,11 @@ class SessionManager:
         """The live sessions (exited ones whose exit was not yet reported included), by id."""
         return [s.info() for s in sorted(self._sessions.values(), key=lambda s: s.id)]
 
+    def session_info(self, session_id: int) -> SessionInfo:
+        """One live session as :meth:`list_sessions` reports it; raises like the calls do
+        for a session that is unknown or gone."""
+        return self._get(session_id).info()
+
     async def kill_session(
         self, session_id: int, *, max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
     ) -> ExecCommandOutput:
@@ -156,16 +184,22 @@ class SessionManager:
         return self._result(started, captured, exit, session_id, max_output_tokens, 0)
 
     async def run(
-        self, params: ExecCommandParams, *, timeout: float, on_output: OutputCallback | None = None
+        self,
+        params: ExecCommandParams,
+        *,
+        timeout: float,
+        on_output: OutputCallback | None = None,
+        session_id: int | None = None,
     ) -> tuple[ExecCommandOutput, bool]:
         """Run ``params.cmd`` to completion, in one call: wait up to ``timeout`` seconds (not
         capped by any yield limit), then kill its group. The session never outlives the
         call; its whole output is truncated once, to ``params.max_output_tokens``.
+        ``session_id`` as for :meth:`exec_command`.
 
         Returns the output (always ``Exited``) and whether the timeout killed it.
         """
         started = time.monotonic()
-        session = self._start(params)
+        session = self._start(params, session_id)
         try:
             async with session.call(self._call_window(params.max_output_tokens)):
                 with session.stream_to(on_output):
@@ -220,10 +254,12 @@ class SessionManager:
         if self._closed:
             raise ManagerClosedError
 
-    def _start(self, params: ExecCommandParams) -> Session:
-        """Take the next session id and start the session (pruning one when at the cap)."""
+    def _start(self, params: ExecCommandParams, session_id: int | None) -> Session:
+        """Take the next session id (or ``session_id``) and start the session (pruning one when
+        at the cap). An id is never used twice: given ones may come in any order (a cluster's
+        calls can overtake each other), but never one the manager holds or remembers."""
         self._check_open()
-        session_id = self._new_id()
+        session_id = self._new_id() if session_id is None else self._given_id(session_id)
         try:
             spawned = (spawn_pty if params.tty else spawn_pipes)(self._launch(params))
         except LaunchError as e:
@@ -246,6 +282,13 @@ class SessionManager:
         if not params.tty and self._rules.stdin_needs_tty:
             session.close_input()
         return session
+
+    def _given_id(self, session_id: int) -> int:
+        """An id handed out by someone else, used once; the ids this manager picks itself stay above it."""
+        if session_id < 0 or session_id in self._sessions or session_id in self._ended:
+            raise ValueError(f"session id {session_id} is negative or already used")
+        self._next_id = max(self._next_id, session_id + 1)
+        return session_id
 
     def _new_id(self) -> int:
         """The next session id: counted up from 0, or (unified) drawn at random from the profile's
@@ -360,6 +403,8 @@ class SessionManager:
         session.retire(how)
         del self._sessions[session.id]
         self._remember_end(session.id, how)
+        if self._on_retire is not None:
+            self._on_retire(session.id)
         if session.release_if_finished():
             self._disown(session.pid)
         else:

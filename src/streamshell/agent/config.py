@@ -85,6 +85,11 @@ class Config:
         Rule("a file path (a non-empty string)", _path),
         "a file whose contents replace the built-in instructions",
     )
+    ray_address: str | None = option(
+        None,
+        Rule('a Ray cluster address (a non-empty string: "HOST:PORT", "auto", "ray://HOST:PORT")', _string),
+        "run the commands on the nodes of this Ray cluster (needs streamshell[ray]); default: here",
+    )
 
     def instructions(self, default: str) -> str:
         """The instructions to send: ``default``, or the instructions file's contents (trimmed)."""

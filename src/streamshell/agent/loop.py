@@ -26,12 +26,13 @@ from openai.types.responses import ResponseInputParam, ToolParam
 
 from .._engine.manager import SessionManager
 from ..results import Exited, Ongoing
+from ..tools.backend import SessionBackend
 from ..tools.dispatch import handle_function_call
 from ..tools.formats import responses_api_tools
 from ..tools.registry import EXEC_COMMAND_TOOL_NAME, SHELL_TOOL_NAME, WRITE_STDIN_TOOL_NAME
 from ..tools.schema import JsonObject
 from ..tools.toolsconfig import ShellToolType, ToolsConfig
-from .config import Config
+from .config import Config, ConfigError
 from .display import (
     AgentMessage,
     Display,
@@ -69,7 +70,7 @@ class Agent:
     def __init__(
         self,
         client: AsyncOpenAI,
-        manager: SessionManager,
+        manager: SessionBackend,
         display: Display,
         *,
         model: str,
@@ -204,12 +205,13 @@ async def run_agent(task: str, config: Config, display: Display) -> bool:
         tools = responses_api_tools(profile=options.profile)
     cwd = options.workspace()
     instructions = config.instructions(default_instructions(tools_config, cwd))
+    manager = _session_manager(config, cwd)
     try:
-        client = AsyncOpenAI(base_url=config.base_url)
-    except OpenAIError as e:
-        display(Error(str(e)))
-        return False
-    async with SessionManager(replace(options, cwd=cwd)) as manager:
+        try:
+            client = AsyncOpenAI(base_url=config.base_url)
+        except OpenAIError as e:
+            display(Error(str(e)))
+            return False
         agent = Agent(client, manager, display, model=config.model, instructions=instructions, tools=tools)
         display(TaskStarted(config.model, [tool.get("name") or tool["type"] for tool in tools], cwd))
         try:
@@ -222,4 +224,26 @@ async def run_agent(task: str, config: Config, display: Display) -> bool:
             return False
         finally:
             await client.close()
+    finally:
+        await manager.aclose()
     return True
+
+
+def _session_manager(config: Config, cwd: str) -> SessionBackend:
+    """Where the commands run: here, in ``cwd``; or on the Ray cluster at ``ray_address``, in the
+    configured ``cwd`` if any (else, on each node, this directory when the node has it, or home).
+
+    Raises :class:`ConfigError` when the cluster cannot be used (no Ray, nobody at the address).
+    """
+    options = config.manager_options()
+    ray_address = config.ray_address
+    if ray_address is None:
+        return SessionManager(replace(options, cwd=cwd))
+    try:
+        from ..cluster.manager import RaySessionManager
+    except ImportError as e:
+        raise ConfigError(f"ray_address needs Ray ({e}): pip install 'streamshell[ray]'") from None
+    try:
+        return RaySessionManager(options, address=ray_address)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise ConfigError(f"ray_address {ray_address}: cannot connect to the Ray cluster: {e}") from None

@@ -80,6 +80,12 @@ def _add_serve(sub: Subcommands) -> None:
         default="extended",
         help="exec_command's input schema: with workdir/env/tty (default) or exactly the reference's",
     )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the sessions on the nodes of the Ray cluster at ADDRESS (HOST:PORT, auto, ray://HOST:PORT) "
+        "instead of here; needs streamshell[ray] here and on every node",
+    )
     add_manager_flags(p)
     p.set_defaults(run=serve)
 

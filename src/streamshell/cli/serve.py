@@ -12,10 +12,15 @@ import secrets
 import signal
 import socket
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
+from ..tools.backend import SessionBackend
 from .flags import EXIT_OK, EXIT_RUNTIME, UsageError, manager_options
+
+if TYPE_CHECKING:
+    from .._engine.options import ManagerOptions
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 DEFAULT_PORT = 8765
@@ -128,17 +133,11 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_RUNTIME
 
     options = manager_options(args)
-
-    def new_manager() -> Any:
-        from .._engine.manager import SessionManager  # after the server is up: not on the start-up path
-
-        return SessionManager(options)
-
+    factory = _backend_factory(args.ray, options)
+    if factory is None:
+        return EXIT_RUNTIME
     server = build_server(
-        new_manager,
-        tools=args.tools,
-        extended=args.schema == "extended",
-        profile=options.profile,
+        factory, tools=args.tools, extended=args.schema == "extended", profile=options.profile
     )
     import anyio
 
@@ -155,6 +154,32 @@ def serve(args: argparse.Namespace) -> int:
     print(connection_help(f"http://{shown}:{port}/mcp", token), flush=True)
     anyio.run(serve_http, server, sock, token, args.allowed_host)  # uvicorn stops on SIGINT/SIGTERM itself
     return EXIT_OK
+
+
+def _backend_factory(ray_address: str | None, options: ManagerOptions) -> Callable[[], SessionBackend] | None:
+    """What makes the server's session manager: a local one, or one on the Ray cluster at
+    ``ray_address`` (connected now, so a bad address fails before serving); None after saying
+    why it cannot be made."""
+    if ray_address is None:
+
+        def local() -> SessionBackend:
+            from .._engine.manager import SessionManager  # after the server is up: not on the start-up path
+
+            return SessionManager(options)
+
+        return local
+    try:
+        from ..cluster.manager import RaySessionManager, connect
+    except ImportError as e:
+        print(f"streamshell: --ray needs Ray ({e}): pip install 'streamshell[ray]'", file=sys.stderr)
+        return None
+    try:
+        connect(ray_address)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        print(f"streamshell: cannot connect to the Ray cluster at {ray_address}: {e}", file=sys.stderr)
+        return None
+    logging.getLogger("streamshell").info("sessions run on the Ray cluster at %s", ray_address)
+    return lambda: RaySessionManager(options, address=ray_address)
 
 
 async def _until_signalled(serving: Any) -> None:

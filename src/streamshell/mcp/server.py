@@ -33,6 +33,7 @@ from mcp.types import (
 from .._version import __version__
 from ..profiles import Profile
 from ..tools.backend import OutputCallback, SessionBackend
+from ..tools.backlog import OutputBacklog
 from ..tools.dispatch import handle_function_call
 from ..tools.formats import mcp_tools
 from ..tools.registry import MCP_TOOLS, TOOLS, FunctionCallOutput
@@ -55,28 +56,19 @@ class _ProgressStream:
 
     The session's reader calls :meth:`feed` synchronously; :meth:`run` sends what
     accumulated, one notification at a time, in order. While a send is in flight
-    new output is coalesced, and at most ``max_pending`` characters wait: a flood
-    keeps its newest part and a ``…N characters skipped…`` line stands in for the
-    rest (the call's result still has the whole, truncated output).
+    new output is coalesced in an :class:`OutputBacklog` of ``max_pending`` characters
+    (the call's result still has the whole, truncated output).
     """
 
     def __init__(self, session: ServerSession, max_pending: int = 64 * 1024) -> None:
         self._session = session
-        self._max_pending = max_pending
-        self._pending: list[str] = []
-        self._pending_len = 0
-        self._skipped = 0
+        self._backlog = OutputBacklog(max_pending)
         self._sent = 0
         self._ready = anyio.Event()
         self._done = False
 
     def feed(self, text: str) -> None:
-        self._pending.append(text)
-        self._pending_len += len(text)
-        while self._pending_len > self._max_pending and len(self._pending) > 1:
-            dropped = self._pending.pop(0)
-            self._pending_len -= len(dropped)
-            self._skipped += len(dropped)
+        self._backlog.feed(text)
         self._ready.set()
 
     def finish(self) -> None:
@@ -87,20 +79,12 @@ class _ProgressStream:
         while True:
             await self._ready.wait()
             self._ready = anyio.Event()
-            message = self._take()
+            message = self._backlog.take()
             if message:
                 self._sent += len(message)
                 await self._session.report_progress(self._sent, None, message)
-            if self._done and not self._pending:
+            if self._done and not self._backlog:
                 return
-
-    def _take(self) -> str:
-        text = "".join(self._pending)
-        if self._skipped:
-            text = f"…{self._skipped} characters skipped…\n{text}"
-        self._pending.clear()
-        self._pending_len = self._skipped = 0
-        return text
 
 
 async def _dispatch(ctx: Context, params: CallToolRequestParams, tools: Sequence[str]) -> FunctionCallOutput:

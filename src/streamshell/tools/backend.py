@@ -1,13 +1,14 @@
 """What the tools run on: the calls a session manager answers.
 
-:class:`~streamshell.SessionManager` is one; a manager spread over a cluster is another.
+:class:`~streamshell.SessionManager` is one; a manager spread over a cluster
+(:class:`streamshell.cluster.RaySessionManager`) is another.
 The tools' handlers, the dispatcher and everything above them depend on this protocol
 only, so they work unchanged on either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from ..params import ExecCommandParams, WriteStdinParams
@@ -32,7 +33,10 @@ class SessionBackend(Protocol):
         self, params: WriteStdinParams, *, on_output: OutputCallback | None = None
     ) -> ExecCommandOutput: ...
 
-    def list_sessions(self) -> list[SessionInfo]: ...
+    def list_sessions(self) -> list[SessionInfo] | Awaitable[list[SessionInfo]]:
+        """The sessions: a list (a local manager), or an awaitable of one (a cluster's manager
+        asks its nodes)."""
+        ...
 
     async def kill_session(self, session_id: int, *, max_output_tokens: int = ...) -> ExecCommandOutput: ...
 

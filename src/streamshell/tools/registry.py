@@ -8,6 +8,7 @@ serves the library, ``streamshell call``, the MCP server, the adapters and the a
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -179,8 +180,9 @@ def _iso(timestamp: float) -> str:
 
 
 def session_json(info: SessionInfo) -> JsonObject:
-    """A session as ``list_sessions`` shows it to the model."""
-    return {
+    """A session as ``list_sessions`` shows it to the model; ``node`` (on a cluster) and
+    ``lost`` (its node left the cluster) only where they apply."""
+    shown: JsonObject = {
         "session_id": info.session_id,
         "command": info.command,
         "pid": info.pid,
@@ -190,12 +192,18 @@ def session_json(info: SessionInfo) -> JsonObject:
         "started_at": _iso(info.started_at),
         "last_used_at": _iso(info.last_used_at),
     }
+    if info.node is not None:
+        shown["node"] = info.node
+    if info.lost:
+        shown["lost"] = True
+    return shown
 
 
 async def _list_sessions(
     backend: SessionBackend, params: ListSessionsParams, on_output: OutputCallback | None
 ) -> FunctionCallOutput:
-    sessions = backend.list_sessions()
+    listed = backend.list_sessions()
+    sessions = await listed if inspect.isawaitable(listed) else listed
     text = json.dumps([session_json(s) for s in sessions], indent=1)
     return FunctionCallOutput(text, True, note=f"{len(sessions)} sessions")
 
