@@ -28,6 +28,8 @@ from streamshell import (
     WriteError,
     WriteStdinParams,
 )
+from streamshell.errors import StdinClosedError
+from streamshell.profiles import Profile
 
 
 async def test_a_caller_gives_the_ids_each_used_once() -> None:
@@ -67,6 +69,7 @@ ERRORS: list[StreamshellError] = [
     SessionEndedError(5, "was pruned"),
     SessionLostError(6, "abc123", "last seen at 2026-01-01T00:00:00.000Z running `cat` as pid 7"),
     WriteError("broken pipe"),
+    StdinClosedError(8, profile=Profile.UNIFIED),
     NoTerminalError("no terminal"),
     ManagerClosedError(),
     ExecutionError("boom"),
