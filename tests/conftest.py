@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import MARK, marked_processes
+from isolated_home import isolate_home
 from ray_cluster import LocalCluster, start_test_cluster
 from streamshell import SessionManager
 from streamshell._engine import spawn
@@ -26,6 +27,7 @@ SPAWN_PATHS = ("posix_spawn", "popen")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    isolate_home()  # in xdist's controller before it starts the workers, which inherit it
     config.addinivalue_line(
         "markers",
         "spawn_paths(*paths): run the test once per spawn path (default: every one of SPAWN_PATHS)",
