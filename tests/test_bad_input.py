@@ -58,13 +58,13 @@ CASES: list[tuple[str, str, str]] = [
         "exec_command",
         '{"cmd": "ls", "timeout": 5}',
         P
-        + "unknown field `timeout`, expected one of `cmd`, `yield_time_ms`, `max_output_tokens`, `shell`, `login`, `workdir`, `env`, `tty` at line 1 column 23",
+        + "unknown field `timeout`, expected one of `cmd`, `yield_time_ms`, `max_output_tokens`, `shell`, `login`, `workdir`, `env`, `tty`, `wait_for`, `view` at line 1 column 23",
     ),
     (
         "write_stdin",
         '{"session_id": 0, "chars": "", "input": "x"}',
         P
-        + "unknown field `input`, expected one of `session_id`, `chars`, `yield_time_ms`, `max_output_tokens` at line 1 column 38",
+        + "unknown field `input`, expected one of `session_id`, `chars`, `yield_time_ms`, `max_output_tokens`, `wait_for`, `view` at line 1 column 38",
     ),
     ("exec_command", '{"cmd": "ls", "cmd": "pwd"}', P + "duplicate field `cmd` at line 1 column 19"),
     # --- wrong types

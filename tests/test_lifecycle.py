@@ -84,7 +84,7 @@ async def test_kill_session_returns_unread_output(manager: SessionManager, tmp_p
 
 
 async def test_kill_during_a_call_lets_the_call_report_the_exit(manager: SessionManager) -> None:
-    sid = await start(manager, "cat")
+    sid = await start(manager, "sleep 600")  # not cat: a call on a program waiting for input returns
     waiting = asyncio.create_task(manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=30_000)))
     await wait_until(lambda: manager._sessions[sid].busy, what="the call to start waiting")
     killed = await manager.kill_session(sid)
@@ -146,7 +146,7 @@ async def test_aclose_kills_every_group_and_is_idempotent() -> None:
 
 async def test_aclose_during_a_call() -> None:
     m = SessionManager()
-    sid = await start(m, "cat")
+    sid = await start(m, "sleep 600")
     waiting = asyncio.create_task(m.write_stdin(WriteStdinParams(sid, "", yield_time_ms=30_000)))
     await wait_until(lambda: m._sessions[sid].busy, what="the call to start waiting")
     await m.aclose()

@@ -32,7 +32,8 @@ async def test_lists_the_four_tools_with_honest_annotations(mode: str) -> None:
     assert list(tools) == ["exec_command", "write_stdin", "list_sessions", "kill_session"]
     for name in ("exec_command", "write_stdin"):
         reference = next(t for t in REFERENCE if t["name"] == name)
-        assert tools[name].description == reference["description"]
+        # The reference's description, then (the extended schema, the default) when a call returns.
+        assert (tools[name].description or "").startswith(reference["description"] + "\n")
         for prop, schema in reference["parameters"]["properties"].items():
             assert tools[name].input_schema["properties"][prop] == schema
         assert tools[name].input_schema["required"] == reference["parameters"]["required"]
@@ -46,8 +47,8 @@ async def test_reference_schema_and_tool_subset() -> None:
     server = build_server(SessionManager, tools=("exec_command", "write_stdin"), extended=False)
     async with Client(server) as c:
         listed = (await c.list_tools()).tools
-        assert [(t.name, t.input_schema) for t in listed] == [
-            (t["name"], t["parameters"]) for t in REFERENCE[:2]
+        assert [(t.name, t.description, t.input_schema) for t in listed] == [
+            (t["name"], t["description"], t["parameters"]) for t in REFERENCE[:2]
         ]
         text, error = await call_tool(c, "list_sessions", {})
         assert (text, error) == ("unsupported call: list_sessions", True)
@@ -102,7 +103,8 @@ async def run_type_interrupt_kill_list(client: Client) -> None:
             "exec_command",
             {"cmd": "ls", "timeout": 1},
             "failed to parse function arguments: unknown field `timeout`, expected one of `cmd`, "
-            "`yield_time_ms`, `max_output_tokens`, `shell`, `login`, `workdir`, `env`, `tty`",
+            "`yield_time_ms`, `max_output_tokens`, `shell`, `login`, `workdir`, `env`, `tty`, `wait_for`, "
+            "`view`",
         ),
         (
             "exec_command",

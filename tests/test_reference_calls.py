@@ -41,7 +41,7 @@ INTENDED: dict[int, tuple[str, str]] = {
     29: (ENDED.format(14, 130), "the interrupted session is gone and says so"),
     32: (
         P + "unknown field `unknown_field`, expected one of `cmd`, `yield_time_ms`, `max_output_tokens`, "
-        "`shell`, `login`, `workdir`, `env`, `tty` at line 1 column 33",
+        "`shell`, `login`, `workdir`, `env`, `tty`, `wait_for`, `view` at line 1 column 33",
         "unknown fields are rejected, as the advertised additionalProperties: false says",
     ),
     34: (

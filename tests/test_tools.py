@@ -33,6 +33,8 @@ def test_extended_tools_add_workdir_env_tty() -> None:
         "workdir",
         "env",
         "tty",
+        "wait_for",
+        "view",
     }
     # NAME=value strings: an object as additionalProperties makes Codex 0.29 drop the whole tool
     assert props["env"] == {
@@ -41,8 +43,14 @@ def test_extended_tools_add_workdir_env_tty() -> None:
         "description": 'Extra environment variables for the command, as "NAME=value" strings.',
     }
     assert "additionalProperties" not in json.dumps(props)
+    assert props["view"]["enum"] == ["raw", "text", "screen"]
     assert exec_tool["parameters"]["required"] == ["cmd"]
-    assert write_tool == REFERENCE[1]
+    write_props = write_tool["parameters"]["properties"]
+    assert set(write_props) == {*REFERENCE[1]["parameters"]["properties"], "wait_for", "view"}
+    for tool, reference in ((exec_tool, REFERENCE[0]), (write_tool, REFERENCE[1])):
+        # The reference's description, then one line on when a call returns.
+        assert tool["description"].startswith(reference["description"] + "\n")
+        assert "waits for input" in tool["description"]
 
 
 def test_results_are_fresh_copies() -> None:

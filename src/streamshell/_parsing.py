@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -54,6 +54,8 @@ class Field:
     """Other names the field is accepted under (serde's ``alias``); errors use ``name``."""
     choices: tuple[str, ...] = ()
     """For a string: the values it may take (a serde enum's variants), when limited."""
+    check: Callable[[Any], str | None] | None = None
+    """A last check of a well-typed value: why it is not accepted, or None."""
 
 
 _INT_RANGES = {
@@ -185,7 +187,8 @@ def check_field(field: Field, value: object) -> str | None:
         return check_environment(field.name, value)
     if field.kind is Kind.STRING_LIST and isinstance(value, list | tuple):
         return check_string_list(field.name, value)
-    return None
+    problem = field.check(value) if field.check is not None and value is not None else None
+    return f"{field.name}: {problem}" if problem else None
 
 
 def _by_name(fields: Sequence[Field]) -> dict[str, Field]:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self, cast
+
+import regex
 
 from ._parsing import Field, Kind, check_field, decode_mapping, decode_struct, environment_entries
 from .errors import InvalidArgumentsError
@@ -24,6 +26,31 @@ DEFAULT_EXEC_YIELD_TIME_MS = 10_000
 DEFAULT_WRITE_YIELD_TIME_MS = 250
 DEFAULT_MAX_OUTPUT_TOKENS = 10_000
 DEFAULT_SHELL = "/bin/bash"
+
+RAW_VIEW = "raw"
+"""The output as printed, the reference's bytes (the default)."""
+TEXT_VIEW = "text"
+"""Escape sequences removed, carriage returns and backspaces applied, line by line."""
+SCREEN_VIEW = "screen"
+"""The terminal's screen as an emulator draws it."""
+VIEWS = (RAW_VIEW, TEXT_VIEW, SCREEN_VIEW)
+
+WAIT_FOR_FLAGS = regex.MULTILINE | regex.VERSION0
+"""``wait_for`` is a Python (``re``-compatible) pattern in which ``^`` and ``$`` match at every line."""
+
+
+def compile_wait_for(pattern: str) -> regex.Pattern[str]:
+    """The compiled ``wait_for`` pattern (the ``regex`` module: ``re``'s syntax, matching that can
+    be time-boxed); raises ``regex.error`` for a bad one."""
+    return regex.compile(pattern, WAIT_FOR_FLAGS)
+
+
+def _pattern_problem(value: Any) -> str | None:
+    try:
+        compile_wait_for(value)
+    except regex.error as e:
+        return f"not a valid regular expression: {e}"
+    return None
 
 
 class Group(enum.Enum):
@@ -69,6 +96,10 @@ class ParamDoc:
     """Other names the parameter is accepted under (serde's ``alias``); never advertised."""
     unified: Unified | None
     """The parameter in the unified profile; None: not in its schema, same type and default."""
+    choices: tuple[str, ...]
+    """The only values a string parameter takes (advertised as the schema's ``enum``)."""
+    check: Callable[[Any], str | None] | None
+    """Why a well-typed value is still refused, or None (a regular expression that does not compile)."""
 
 
 _DOC = "streamshell.param"
@@ -90,9 +121,11 @@ def doc(
     kind: Kind | None = None,
     aliases: tuple[str, ...] = (),
     unified: Unified | None = None,
+    choices: tuple[str, ...] = (),
+    check: Callable[[Any], str | None] | None = None,
 ) -> dict[str, ParamDoc]:
     """A parameter's :class:`ParamDoc`, as the metadata of its dataclass field."""
-    return {_DOC: ParamDoc(description, group, kind, aliases, unified)}
+    return {_DOC: ParamDoc(description, group, kind, aliases, unified, choices, check)}
 
 
 def optional(
@@ -140,14 +173,15 @@ def _declare(params: type[Params], profile: Profile) -> tuple[Declared, ...]:
         type_text = str(f.type)
         nullable = type_text.endswith(" | None")
         kind = doc.kind or _KINDS[type_text.removesuffix(" | None")]
-        default, choices = f.default, cast(tuple[str, ...], ())
+        default, choices = f.default, doc.choices
         if profile is Profile.UNIFIED and doc.unified is not None:
             kind = doc.unified.kind or kind
             choices = doc.unified.choices
             if doc.unified.default is not _SAME:
                 default = doc.unified.default
         required = default is dataclasses.MISSING
-        out.append(Declared(Field(f.name, kind, required, nullable, doc.aliases, choices), doc, default))
+        field = Field(f.name, kind, required, nullable, doc.aliases, choices, doc.check)
+        out.append(Declared(field, doc, default))
     return tuple(out)
 
 
@@ -190,13 +224,18 @@ class Params:
                 raise InvalidArgumentsError(problem)
             if d.field.kind in _CONTAINERS:
                 object.__setattr__(self, d.field.name, _normalized(d.field, value))
+        self._check_together()
 
     @classmethod
     def _from_checked(cls, values: Mapping[str, Any], profile: Profile) -> Self:
         obj = object.__new__(cls)
         for d in declared(cls, profile):
             object.__setattr__(obj, d.field.name, _normalized(d.field, values.get(d.field.name, d.default)))
+        obj._check_together()
         return obj
+
+    def _check_together(self) -> None:
+        """Checks of values that are fine alone but not together; raises InvalidArgumentsError."""
 
     @classmethod
     def from_json(cls, arguments: str, profile: Profile = Profile.REFERENCE) -> Self:
@@ -229,6 +268,25 @@ _JUSTIFICATION = (
     "1-sentence explanation of why we want to run this command."
 )
 _SESSION_ID = "The ID of the exec_command session."
+_WAIT_FOR = (
+    "A regular expression (Python syntax; ^ and $ match at each line): return as soon as the output "
+    "matches it (e.g. a server's ready line), instead of waiting out yield_time_ms."
+)
+_VIEW = (
+    'How to show the output: "raw" (as printed, the default), "text" (escape codes removed, '
+    'progress bars and backspaces applied: what a person reads), or "screen" (the terminal\'s current '
+    "screen, for full-screen programs such as less, top or curses menus)."
+)
+
+
+def _wait_for() -> Any:
+    return field(default=None, metadata=doc(_WAIT_FOR, group=Group.EXTENDED, check=_pattern_problem))
+
+
+def _view() -> Any:
+    return field(default=RAW_VIEW, metadata=doc(_VIEW, group=Group.EXTENDED, choices=VIEWS))
+
+
 _UNIFIED_MAX_OUTPUT_TOKENS = Unified(
     "Output token budget. Defaults to 10000 tokens; larger requests may be capped by policy.", kind=Kind.USIZE
 )
@@ -314,6 +372,14 @@ class ExecCommandParams(Params):
             'for example ["git", "pull"].'
         ),
     )
+    wait_for: str | None = _wait_for()
+    view: str = _view()
+
+    def _check_together(self) -> None:
+        if self.view == SCREEN_VIEW and not self.tty:
+            raise InvalidArgumentsError(
+                'view: "screen" needs a terminal, and tty is false: use "text" (or "raw")'
+            )
 
 
 @dataclass(frozen=True)
@@ -349,6 +415,8 @@ class WriteStdinParams(Params):
         default=DEFAULT_MAX_OUTPUT_TOKENS,
         metadata=doc(_MAX_OUTPUT_TOKENS, unified=_UNIFIED_MAX_OUTPUT_TOKENS),
     )
+    wait_for: str | None = _wait_for()
+    view: str = _view()
 
 
 @dataclass(frozen=True)

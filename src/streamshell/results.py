@@ -56,6 +56,32 @@ class Ongoing:
 ExitStatus = Exited | Ongoing
 
 
+@dataclass(frozen=True)
+class ExitNotice:
+    """A session that exited while no call was waiting on it, told once with the next result.
+
+    ``kept``: the session is still open, its unread output waiting for a ``write_stdin``
+    (False once it was pruned or the manager let it go otherwise).
+    """
+
+    session_id: int
+    code: int
+    command: str
+    kept: bool = True
+
+    MAX_COMMAND = 60
+    """Characters of the command shown; a longer one is cut with an ellipsis."""
+
+    @property
+    def text(self) -> str:
+        """``Session 3 exited with code 0 (npm run build); its unread output is kept.``"""
+        command = " ".join(self.command.split())
+        if len(command) > self.MAX_COMMAND:
+            command = command[: self.MAX_COMMAND - 1] + "…"
+        tail = "; its unread output is kept." if self.kept else "."
+        return f"Session {self.session_id} exited with code {self.code} ({command}){tail}"
+
+
 def _as_f32(x: float) -> float:
     """Round to the nearest f32: the reference formats ``Duration::as_secs_f32()``."""
     value: float = struct.unpack("f", struct.pack("f", x))[0]
@@ -75,6 +101,11 @@ class ExecCommandOutput:
     The unified profile's outputs also carry a ``chunk_id`` and the whole output's
     ``token_count`` (always shown there), and their ``output`` already starts with the
     truncation warning when it was cut.
+
+    ``waiting_for_input``: the call returned because the program waits for input on its
+    terminal (or stdin); ``matched``: because the output matched ``wait_for``;
+    ``wait_for_abandoned``: the pattern took too long and was given up. ``exit_notices``:
+    other sessions that exited while nobody watched, told once.
     """
 
     wall_time: float
@@ -86,6 +117,10 @@ class ExecCommandOutput:
     profile: Profile = Profile.REFERENCE
     chunk_id: str | None = None
     token_count: int | None = None
+    waiting_for_input: bool = False
+    matched: bool = False
+    wait_for_abandoned: bool = False
+    exit_notices: tuple[ExitNotice, ...] = ()
 
     def to_text_output(self) -> str:
         """The text the model reads: the profile's format (the reference's or current Codex's), byte
@@ -107,6 +142,11 @@ class ExecCommandOutput:
                 f"Warning: {self.pending_input_bytes} bytes of input not yet written "
                 "(the process is not reading its input)"
             )
+        if self.wait_for_abandoned:
+            lines.append(
+                "Warning: wait_for was given up: one search took longer than its time limit on this output"
+            )
+        lines += [notice.text for notice in self.exit_notices]
         lines.append("Output:")
         lines.append(self.output)
         return "\n".join(lines)
@@ -119,6 +159,10 @@ class SessionInfo:
     On a cluster (:mod:`streamshell.cluster`), ``node`` is the id of the Ray node the session
     runs on, and ``lost`` marks a session whose node left the cluster: the rest is what was
     last seen of it (``pid`` is the process id on that node).
+
+    ``waiting_for_input``: its program waits for input now (one look at the kernel's state;
+    always False where that cannot be read); ``unread_bytes``: output printed since the last
+    call took some, which the next call returns.
     """
 
     session_id: int
@@ -130,6 +174,8 @@ class SessionInfo:
     exit_code: int | None
     lost: bool = False
     node: str | None = None
+    waiting_for_input: bool = False
+    unread_bytes: int = 0
 
     @property
     def running(self) -> bool:

@@ -82,6 +82,11 @@ class InputQueue:
         return len(self._queue)
 
     @property
+    def fd(self) -> int | None:
+        """The fd input goes to, while more input can come (None once closed)."""
+        return None if self.closed else self._fd
+
+    @property
     def closed(self) -> bool:
         """No more input can be queued (stdin closed by ``\\x04``, or the session released)."""
         return self._fd is None or self._close_when_flushed

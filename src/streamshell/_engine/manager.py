@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -30,15 +31,24 @@ from ..errors import (
     SpawnError,
     UnknownSessionError,
 )
-from ..params import DEFAULT_MAX_OUTPUT_TOKENS, ExecCommandParams, WriteStdinParams
+from ..params import (
+    DEFAULT_MAX_OUTPUT_TOKENS,
+    RAW_VIEW,
+    SCREEN_VIEW,
+    ExecCommandParams,
+    WriteStdinParams,
+    compile_wait_for,
+)
 from ..profiles import RULES, Profile
-from ..results import ExecCommandOutput, Exited, Ongoing, SessionInfo
+from ..results import ExecCommandOutput, Exited, ExitNotice, Ongoing, SessionInfo
 from .buffer import WINDOW_SLACK, Captured
 from .environment import check_env_entry, child_environment, inherited_environment
+from .matching import OutputMatcher
 from .options import ManagerOptions
-from .session import OutputCallback, Session
+from .session import CallEnd, OutputCallback, Session
 from .spawn import Launch, LaunchError, spawn_pipes, spawn_pty
 from .truncation import TOKEN_BYTES
+from .views import render_view
 from .watchdog import Watchdog
 
 MAX_CALL_WINDOW = 64 << 20
@@ -48,6 +58,12 @@ ENDED_MEMORY = 4096
 """Ended sessions whose fate (exit code, pruned, killed) is remembered for later calls."""
 
 log = logging.getLogger(__name__)
+
+
+ExitListener = Callable[[ExitNotice], None]
+"""Told at once when a session exits while no call waits on it (the MCP server's notifications)."""
+
+CallParams = ExecCommandParams | WriteStdinParams
 
 
 def _kill_process_groups(pgids: set[int]) -> None:
@@ -95,6 +111,11 @@ class SessionManager:
         self._next_id = 0
         self._sessions: OrderedDict[int, Session] = OrderedDict()  # least recently used first
         self._ended: OrderedDict[int, str] = OrderedDict()
+        self._unwatched_exits: OrderedDict[int, ExitNotice] = OrderedDict()
+        """Sessions that exited while no call waited on them, not yet told in a result."""
+        self._exit_listeners: list[ExitListener] = []
+        self._killing: set[int] = set()
+        """Sessions that kill_session is killing: their exit is its result's to report."""
         self._cleanups: set[asyncio.Task[None]] = set()
         self._pgids: set[int] = set()
         self._watchdog = Watchdog(opts.kill_grace) if opts.watchdog else None
@@ -134,7 +155,7 @@ class SessionManager:
         session = self._start(params, session_id)
         yield_time_ms = self._rules.exec_yield.apply(params.yield_time_ms, self.options.max_yield_time_ms)
         try:
-            return await self._collect(session, started, yield_time_ms, params.max_output_tokens, on_output)
+            return await self._collect(session, started, yield_time_ms, params, on_output)
         except asyncio.CancelledError:
             # Nobody learnt this session's id: it could never be used or stopped. Kill it.
             self._retire(session, "was killed: the exec_command that started it was cancelled")
@@ -144,15 +165,18 @@ class SessionManager:
         self, params: WriteStdinParams, *, on_output: OutputCallback | None = None
     ) -> ExecCommandOutput:
         """Type ``params.chars`` into a session, then collect its output until it exits or
-        ``yield_time_ms`` passes. Empty ``chars`` just polls."""
+        ``yield_time_ms`` passes (or it waits for input, or matches ``wait_for``). Empty ``chars``
+        just polls."""
         started = time.monotonic()
         self._check_open()
         session = self._get(params.session_id)
+        if params.view == SCREEN_VIEW and not session.tty:
+            raise NoTerminalError(
+                f'session id {params.session_id} has no screen to show (it runs on pipes): use view "text"'
+            )
         clamp = self._rules.write_yield if params.chars else self._rules.poll_yield
         yield_time_ms = clamp.apply(params.yield_time_ms, self.options.max_yield_time_ms)
-        return await self._collect(
-            session, started, yield_time_ms, params.max_output_tokens, on_output, params.chars
-        )
+        return await self._collect(session, started, yield_time_ms, params, on_output, params.chars)
 
     # ----- the rest of the API ---------------------------------------------------------------
 
@@ -165,6 +189,12 @@ class SessionManager:
         for a session that is unknown or gone."""
         return self._get(session_id).info()
 
+    def subscribe_exit_notices(self, listener: ExitListener) -> Callable[[], None]:
+        """Call ``listener`` at once whenever a session exits while no call waits on it (the same
+        notice the next result carries); returns the function that unsubscribes it."""
+        self._exit_listeners.append(listener)
+        return lambda: self._exit_listeners.remove(listener)
+
     async def kill_session(
         self, session_id: int, *, max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
     ) -> ExecCommandOutput:
@@ -173,15 +203,18 @@ class SessionManager:
         self._check_open()
         session = self._get(session_id)
         session.log.info("killing its process group (kill_session)")
-        exit = await session.terminate(self.options.kill_grace)
+        self._killing.add(session_id)
         try:
+            exit = await session.terminate(self.options.kill_grace)
             async with session.call(self._idle_window):
                 await session.wait_done(self.options.exit_drain_timeout)
                 captured = session.take(self._idle_window)
                 self._retire(session, f"was killed (exit code {exit.code})")
         except SessionEndedError:  # a call in flight saw the exit and reported it first
             return ExecCommandOutput(time.monotonic() - started, exit, None, "", session_id=session_id)
-        return self._result(started, captured, exit, session_id, max_output_tokens, 0)
+        finally:
+            self._killing.discard(session_id)
+        return self._result(started, captured, exit, session_id, max_output_tokens)
 
     async def run(
         self,
@@ -276,6 +309,8 @@ class SessionManager:
             window=self._call_window(params.max_output_tokens),
             drain_timeout=self.options.exit_drain_timeout,
             profile=self.profile,
+            screen=params.view == SCREEN_VIEW,
+            on_done=self._session_done,
         )
         self._sessions[session_id] = session
         self._own(spawned.pid)
@@ -332,31 +367,53 @@ class SessionManager:
         session: Session,
         started: float,
         yield_time_ms: int,
-        max_output_tokens: int,
+        params: CallParams,
         on_output: OutputCallback | None,
         chars: str | None = None,
     ) -> ExecCommandOutput:
-        """Type ``chars`` (write_stdin only), wait for exit or the yield time, then take the
-        session's output. Calls on one session take turns."""
+        """Type ``chars`` (write_stdin only), wait for the call's end (exit, a ``wait_for``
+        match, an input wait, or the yield time), then take the session's output in the call's
+        view. Calls on one session take turns."""
+        matcher = OutputMatcher(compile_wait_for(params.wait_for)) if params.wait_for is not None else None
+        if params.view == SCREEN_VIEW:
+            session.start_screen()
         # Input is never held back behind another call that is waiting on this session (a
         # Ctrl-C must interrupt now); that call takes the output up to its end, this one the rest.
         written_early = bool(chars) and session.busy
         if chars and written_early:
             session.write(chars.encode())
         discard = chars is not None and not written_early and not self.options.keep_unread_output
-        async with session.call(self._call_window(max_output_tokens), discard_unread=discard):
+        async with session.call(self._call_window(params.max_output_tokens), discard_unread=discard):
             self._sessions.move_to_end(session.id)
             with session.stream_to(on_output):
                 if chars and not written_early:
                     session.write(chars.encode())
                 deadline = started + yield_time_ms / 1000
-                await session.wait_done(deadline - time.monotonic())
+                end = await session.wait_call(
+                    deadline - time.monotonic(),
+                    input_wait=self.options.return_on_input_wait,
+                    matcher=matcher,
+                )
                 captured = session.take(self._idle_window)
+                screen = session.show_screen() if params.view == SCREEN_VIEW else None
             exit = session.exit
             if exit is not None:
                 self._retire(session, f"already exited with code {exit.code}")
+        if exit is None and session.done:  # it exited just after this call took its output
+            self._session_done(session)
         pending = session.pending_input if exit is None else 0
-        return self._result(started, captured, exit, session.id, max_output_tokens, pending)
+        return self._result(
+            started,
+            captured,
+            exit,
+            session.id,
+            params.max_output_tokens,
+            pending,
+            view=params.view,
+            screen=screen,
+            end=end,
+            matcher=matcher,
+        )
 
     def _result(
         self,
@@ -365,19 +422,63 @@ class SessionManager:
         exit: Exited | None,
         session_id: int,
         tokens: int,
-        pending: int,
+        pending: int = 0,
+        *,
+        view: str = RAW_VIEW,
+        screen: str | None = None,
+        end: CallEnd = CallEnd.DONE,
+        matcher: OutputMatcher | None = None,
     ) -> ExecCommandOutput:
-        status = exit if exit is not None else Ongoing(session_id)
-        wall = time.monotonic() - started
-        if self.profile is Profile.UNIFIED:
-            text, count = captured.render_unified(tokens)
-            original = count if captured.total > tokens * TOKEN_BYTES else None
-            chunk = secrets.token_hex(3)
-            return ExecCommandOutput(
-                wall, status, original, text, pending, session_id, self.profile, chunk, count
-            )
-        text, original = captured.render(tokens * TOKEN_BYTES)
-        return ExecCommandOutput(wall, status, original, text, pending, session_id)
+        text, original, count = render_view(view, captured, screen, tokens, self.profile)
+        unified = self.profile is Profile.UNIFIED
+        return ExecCommandOutput(
+            time.monotonic() - started,
+            exit if exit is not None else Ongoing(session_id),
+            original,
+            text,
+            pending,
+            session_id,
+            self.profile,
+            secrets.token_hex(3) if unified else None,
+            count if unified else None,
+            waiting_for_input=end is CallEnd.INPUT_WAIT and exit is None,
+            matched=end is CallEnd.MATCHED,
+            wait_for_abandoned=matcher is not None and matcher.abandoned,
+            exit_notices=self._take_exit_notices(session_id if exit is not None else None),
+        )
+
+    # ----- exits nobody watched --------------------------------------------------------------
+
+    def _session_done(self, session: Session) -> None:
+        """A session's process exited and its output is complete. With a call waiting on it that
+        call reports it; otherwise the next result says so (once), and listeners hear it now."""
+        if session.busy or session.id in self._killing or session.exit is None:
+            return
+        if session.id in self._unwatched_exits:
+            return
+        notice = ExitNotice(session.id, session.exit.code, session.command)
+        session.log.info("exited with code %d while no call waited on it", notice.code)
+        if self.options.exit_notices:
+            self._unwatched_exits[session.id] = notice
+        for listener in list(self._exit_listeners):
+            try:
+                listener(notice)
+            except Exception:  # a listener's bug must not break the session's reading
+                log.exception("an exit listener failed")
+
+    def _take_exit_notices(self, reported: int | None) -> tuple[ExitNotice, ...]:
+        """The notices the next result carries (none when ``exit_notices`` is off); ``reported`` is
+        the session whose exit the result itself reports, which needs no notice."""
+        if reported is not None:
+            self._unwatched_exits.pop(reported, None)
+        if not self._unwatched_exits:
+            return ()
+        notices = tuple(
+            n if n.session_id in self._sessions else dataclasses.replace(n, kept=False)
+            for n in self._unwatched_exits.values()
+        )
+        self._unwatched_exits.clear()
+        return notices
 
     def _prune_one(self) -> None:
         """Make room: an exited session if one is unprotected, else the least recently used."""

@@ -207,6 +207,21 @@ class ManagerOptions:
         "after a process exits, how long to wait for the end of its output when a background child "
         "keeps the terminal open",
     )
+    return_on_input_wait: bool = option(
+        True,
+        BOOLEAN,
+        "a call returns as soon as the program waits for input on its terminal (or stdin), read from "
+        "the kernel's state; false: wait out yield_time_ms unless it exits (no effect without /proc, "
+        "as on macOS)",
+        user=True,
+    )
+    exit_notices: bool = option(
+        True,
+        BOOLEAN,
+        "the next result after a session exits with nobody waiting on it names it in a header line "
+        '("Session 3 exited with code 0 (make); its unread output is kept.")',
+        user=True,
+    )
     watchdog: bool = option(
         True,
         BOOLEAN,

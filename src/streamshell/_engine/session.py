@@ -24,8 +24,13 @@ a background child can hold the terminal open after the leader exits (EXITED wit
 EOF), and a leader can close its output before it exits (RUNNING at EOF).
 
 The manager drives a session only through its methods: :meth:`call` (take a turn),
-:meth:`stream_to`, :meth:`write`, :meth:`wait_done`, :meth:`take`, :meth:`retire`,
-:meth:`dispose`; it never touches the buffer or the process.
+:meth:`stream_to`, :meth:`write`, :meth:`wait_done` / :meth:`wait_call`, :meth:`take`,
+:meth:`show_screen`, :meth:`retire`, :meth:`dispose`; it never touches the buffer or the process.
+
+While a call waits (:meth:`wait_call`) it may end early: on exit, when the output matches the
+call's ``wait_for`` (:mod:`.matching`), or when the program waits for input
+(:mod:`.input_wait`, probed only while a call waits). A session that was once asked for its
+screen keeps a terminal emulator fed with its output (:mod:`.screen`).
 """
 
 from __future__ import annotations
@@ -45,8 +50,11 @@ from ..profiles import Profile
 from ..results import Exited, SessionInfo
 from .buffer import Captured, OutputBuffer, dropped_marker
 from .input import InputQueue
+from .input_wait import InputWaitProbe, InputWaitWatch
+from .matching import OutputMatcher
 from .process import ChildProcess
-from .spawn import Spawned, set_window_size
+from .screen import TerminalScreen
+from .spawn import COLS, ROWS, Spawned, set_window_size
 
 READ_SIZE = 65536
 """Bytes asked for per read; a PTY hands out at most a page at a time, a pipe up to 64 KiB."""
@@ -58,6 +66,19 @@ log = logging.getLogger(__name__)
 
 OutputListener = Callable[[bytes], None]
 OutputCallback = Callable[[str], None]
+
+
+class CallEnd(enum.Enum):
+    """Why :meth:`Session.wait_call` returned."""
+
+    DONE = "done"
+    """The process exited and its output is complete."""
+    MATCHED = "matched"
+    """The output matched the call's ``wait_for``."""
+    INPUT_WAIT = "input wait"
+    """The program waits for input."""
+    YIELD = "yield"
+    """The time ran out."""
 
 
 class State(enum.Enum):
@@ -96,6 +117,8 @@ class Session:
         window: int,
         drain_timeout: float,
         profile: Profile = Profile.REFERENCE,
+        screen: bool = False,
+        on_done: Callable[[Session], None] | None = None,
     ) -> None:
         self.id = session_id
         self.command = command
@@ -120,6 +143,12 @@ class Session:
         self._input = InputQueue(
             spawned.write_fd, tty=tty, interrupt=self._interrupt, session_id=session_id, profile=profile
         )
+        self._on_done = on_done
+        self._size = (ROWS, COLS)
+        self._screen: TerminalScreen | None = None
+        self._probe: InputWaitProbe | None = None
+        if screen:
+            self.start_screen()
         self._loop.add_reader(spawned.read_fd, self._on_readable)
         self._process = ChildProcess(spawned.pid, spawned.popen, self._on_exit)
 
@@ -170,7 +199,18 @@ class Session:
         """The session as ``list_sessions`` reports it."""
         last_used = time.time() - (time.monotonic() - self._last_used)
         code = self.exit.code if self.exit is not None else None
-        return SessionInfo(self.id, self.command, self.pid, self.tty, self.started_at, last_used, code)
+        waiting = code is None and self._input_probe().sample() is not None
+        return SessionInfo(
+            self.id,
+            self.command,
+            self.pid,
+            self.tty,
+            self.started_at,
+            last_used,
+            code,
+            waiting_for_input=waiting,
+            unread_bytes=len(self._buffer),
+        )
 
     def touch(self) -> None:
         """Mark the session used now (pruning spares the most recently used)."""
@@ -210,6 +250,69 @@ class Session:
                 timer.cancel()
                 self._done_waiters.remove(waiter)
         return self.done
+
+    async def wait_call(
+        self, timeout: float, *, input_wait: bool, matcher: OutputMatcher | None = None
+    ) -> CallEnd:
+        """Wait up to ``timeout`` seconds for the call's end: the process done, the output this
+        call returns matching ``matcher`` (what is unread counts), or, with ``input_wait``, the
+        program waiting for input. Costs nothing beyond :meth:`wait_done` without those two."""
+        if self.done:
+            return CallEnd.DONE
+        if matcher is not None:
+            unread = self._buffer.peek()
+            if matcher.feed(unread.head) or matcher.feed(unread.tail):
+                return CallEnd.MATCHED
+        if timeout <= 0:
+            return CallEnd.YIELD
+        waiter = self._loop.create_future()
+        listeners: list[OutputListener] = []
+        if matcher is not None:
+
+            def match(data: bytes) -> None:
+                if matcher.feed(data):
+                    _resolve(waiter)
+
+            listeners.append(match)
+        watch = None
+        if input_wait and self._input_probe().available:
+            watch = InputWaitWatch(self._input_probe(), lambda: _resolve(waiter))
+            listeners.append(lambda data: watch.output_arrived())
+        if not listeners:
+            await self.wait_done(timeout)
+            return CallEnd.DONE if self.done else CallEnd.YIELD
+        self._listeners += listeners
+        try:
+            self._done_waiters.append(waiter)
+            timer = self._loop.call_later(max(timeout, 0), _resolve, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._done_waiters.remove(waiter)
+        finally:
+            for listener in listeners:
+                self._listeners.remove(listener)
+            if watch is not None:
+                watch.close()
+        if self.done:
+            return CallEnd.DONE
+        if matcher is not None and matcher.matched:
+            return CallEnd.MATCHED
+        if watch is not None and watch.confirmed:
+            return CallEnd.INPUT_WAIT
+        return CallEnd.YIELD
+
+    def _input_probe(self) -> InputWaitProbe:
+        """The session's input-wait probe, made the first time it is needed."""
+        if self._probe is None:
+            self._probe = InputWaitProbe(
+                self.pid,
+                master=(lambda: self._read_fd) if self.tty else None,
+                stdin=lambda: self._input.fd,
+                pending=lambda: self._input.pending,
+            )
+        return self._probe
 
     def _wake_waiters(self) -> None:
         for waiter in self._done_waiters:
@@ -261,6 +364,22 @@ class Session:
         captured = self._buffer.take(keep_incomplete_char=not self.done)
         self._buffer.window = window
         return captured
+
+    def start_screen(self) -> None:
+        """Keep a terminal emulator from now on, fed first with the output not yet returned (the
+        whole output when the session has just started); idempotent."""
+        if self._screen is not None:
+            return
+        self._screen = TerminalScreen(*self._size)
+        unread = self._buffer.peek()
+        self._screen.feed(unread.head)
+        self._screen.feed(unread.tail)
+        self._listeners.append(self._screen.feed)
+
+    def show_screen(self) -> str:
+        """The screen as the emulator draws it now (:meth:`start_screen` first)."""
+        assert self._screen is not None, "show_screen() before start_screen()"
+        return self._screen.render()
 
     def _pump(self) -> None:
         """Read what the kernel already holds, so a call returns everything printed so far."""
@@ -317,6 +436,8 @@ class Session:
             self._to(State.DONE)
         self._complete = True
         self._wake_waiters()
+        if self._on_done is not None and self.state is State.DONE:
+            self._on_done(self)
 
     def _cancel_drain_timer(self) -> None:
         if self._drain_timer is not None:
@@ -348,9 +469,12 @@ class Session:
             os.killpg(pgid if pgid > 0 else self.pid, signal.SIGINT)
 
     def resize(self, rows: int, cols: int) -> None:
-        """Set the terminal size (the foreground job gets SIGWINCH)."""
+        """Set the terminal size (the foreground job gets SIGWINCH); the emulator follows."""
         if self._read_fd is not None:
             set_window_size(self._read_fd, rows, cols)
+            self._size = (rows, cols)
+            if self._screen is not None:
+                self._screen.resize(rows, cols)
 
     async def terminate(self, grace: float) -> Exited:
         """Kill the session's process group (escalating); return how the leader ended."""

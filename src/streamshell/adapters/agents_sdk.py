@@ -29,7 +29,7 @@ def agents_function_tools(
     return [
         FunctionTool(
             name=name,
-            description=TOOLS[name].describe(manager.profile),
+            description=TOOLS[name].describe(manager.profile, extended=extended),
             params_json_schema=TOOLS[name].parameters(
                 extended=extended, strict=strict, profile=manager.profile
             ),

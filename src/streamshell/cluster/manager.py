@@ -12,7 +12,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -26,7 +26,7 @@ from .._version import __version__
 from ..errors import ClusterError, ManagerClosedError, SpawnError
 from ..params import DEFAULT_MAX_OUTPUT_TOKENS, ExecCommandParams, WriteStdinParams
 from ..profiles import Profile
-from ..results import ExecCommandOutput, Exited, SessionInfo
+from ..results import ExecCommandOutput, ExitNotice, Exited, SessionInfo
 from .node import NodeActor
 from .placement import Candidate, NodeInfo, Placement
 from .table import SessionTable
@@ -171,6 +171,7 @@ class RaySessionManager:
         self._by_node: dict[str, NodeSlot] = {}
         self._starting: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._exit_listeners: list[Callable[[ExitNotice], None]] = []
         self._closed = False
 
     @property
@@ -193,6 +194,7 @@ class RaySessionManager:
         """Start ``params.cmd`` in a new session on the node the placement picks."""
         reply = await self._start("exec_command", params, {}, on_output)
         output: ExecCommandOutput = reply.value
+        self._tell_exits(output)
         return output
 
     async def write_stdin(
@@ -202,6 +204,7 @@ class RaySessionManager:
         reply = await self._on_session(params.session_id, "write_stdin", (params,), {}, on_output)
         output: ExecCommandOutput = reply.value
         self._after(params.session_id, output)
+        self._tell_exits(output)
         return output
 
     async def kill_session(
@@ -212,6 +215,7 @@ class RaySessionManager:
         reply = await self._on_session(session_id, "kill_session", (session_id,), kwargs, None)
         self._table.close(session_id)
         output: ExecCommandOutput = reply.value
+        self._tell_exits(output)
         return output
 
     async def run(
@@ -312,6 +316,21 @@ class RaySessionManager:
             return await self._call(slot, method, args, kwargs, on_output)
         except _NodeGone as gone:
             raise self._table.gone_error(session_id, gone.how) from None
+
+    def subscribe_exit_notices(self, listener: Callable[[ExitNotice], None]) -> Callable[[], None]:
+        """Call ``listener`` with each session exit a node's result tells of. A node's manager notes
+        exits nobody watched; they reach this client with that node's next result (not at once, as
+        on a local manager)."""
+        self._exit_listeners.append(listener)
+        return lambda: self._exit_listeners.remove(listener)
+
+    def _tell_exits(self, output: ExecCommandOutput) -> None:
+        for notice in output.exit_notices:
+            for listener in list(self._exit_listeners):
+                try:
+                    listener(notice)
+                except Exception:  # a listener's bug must not fail the call
+                    log.exception("an exit listener failed")
 
     def _after(self, session_id: int, output: ExecCommandOutput) -> None:
         if isinstance(output.exit_status, Exited):

@@ -13,10 +13,13 @@ from typing import Protocol
 
 from ..params import ExecCommandParams, WriteStdinParams
 from ..profiles import Profile
-from ..results import ExecCommandOutput, SessionInfo
+from ..results import ExecCommandOutput, ExitNotice, SessionInfo
 
 OutputCallback = Callable[[str], None]
 """Receives a call's output as decoded text while the call waits."""
+
+ExitListener = Callable[[ExitNotice], None]
+"""Hears at once of a session that exited while no call waited on it."""
 
 
 class SessionBackend(Protocol):
@@ -37,6 +40,8 @@ class SessionBackend(Protocol):
         """The sessions: a list (a local manager), or an awaitable of one (a cluster's manager
         asks its nodes)."""
         ...
+
+    def subscribe_exit_notices(self, listener: ExitListener) -> Callable[[], None]: ...
 
     async def kill_session(self, session_id: int, *, max_output_tokens: int = ...) -> ExecCommandOutput: ...
 

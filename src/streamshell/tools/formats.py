@@ -33,7 +33,7 @@ def responses_function(
     return {
         "type": "function",
         "name": tool.name,
-        "description": tool.describe(chosen) if description is None else description,
+        "description": tool.describe(chosen, extended=extended) if description is None else description,
         "strict": strict,
         "parameters": tool.parameters(
             extended=extended, strict=strict, escalation=escalation, profile=chosen
@@ -61,7 +61,7 @@ def chat_completions_tools(
             "type": "function",
             "function": {
                 "name": name,
-                "description": TOOLS[name].describe(chosen),
+                "description": TOOLS[name].describe(chosen, extended=extended),
                 "parameters": TOOLS[name].parameters(extended=extended, strict=strict, profile=chosen),
                 "strict": strict,
             },
@@ -76,7 +76,7 @@ def anthropic_tools(*, extended: bool = False, profile: ProfileName = Profile.RE
     return [
         {
             "name": name,
-            "description": TOOLS[name].describe(chosen),
+            "description": TOOLS[name].describe(chosen, extended=extended),
             "input_schema": TOOLS[name].parameters(extended=extended, profile=chosen),
         }
         for name in MODEL_TOOLS
@@ -91,7 +91,7 @@ def mcp_tools(
     return [
         {
             "name": name,
-            "description": TOOLS[name].describe(chosen),
+            "description": TOOLS[name].describe(chosen, extended=extended),
             "inputSchema": TOOLS[name].parameters(extended=extended, profile=chosen),
             "annotations": TOOLS[name].hints.wire(),
         }

@@ -112,11 +112,17 @@ class Tool(Generic[P]):
     hints: Hints
     unified_description: str | None = None
     """Current Codex's description (the unified profile); None: the same as ``description``."""
+    extended_note: str = ""
+    """Appended to the reference profile's description in the extended schemas (the reference
+    schema's text stays exact)."""
 
-    def describe(self, profile: Profile = Profile.REFERENCE) -> str:
-        """The tool's description as ``profile`` gives it."""
+    def describe(self, profile: Profile = Profile.REFERENCE, *, extended: bool = False) -> str:
+        """The tool's description as ``profile`` gives it; with ``extended`` (reference profile),
+        what streamshell adds to it."""
         if profile is Profile.UNIFIED and self.unified_description is not None:
             return self.unified_description
+        if extended and self.extended_note:
+            return f"{self.description}\n{self.extended_note}"
         return self.description
 
     def parameters(
@@ -191,6 +197,8 @@ def session_json(info: SessionInfo) -> JsonObject:
         "exit_code": info.exit_code,
         "started_at": _iso(info.started_at),
         "last_used_at": _iso(info.last_used_at),
+        "waiting_for_input": info.waiting_for_input,
+        "unread_bytes": info.unread_bytes,
     }
     if info.node is not None:
         shown["node"] = info.node
@@ -223,6 +231,11 @@ LIST_SESSIONS_TOOL_NAME = "list_sessions"
 KILL_SESSION_TOOL_NAME = "kill_session"
 SHELL_TOOL_NAME = "shell"
 
+_RETURNS = (
+    "The call returns as soon as the command exits, waits for input (a prompt, a REPL, a pager), or its "
+    "output matches wait_for; else after yield_time_ms, with the session ID to continue."
+)
+
 EXEC_COMMAND = Tool(
     EXEC_COMMAND_TOOL_NAME,
     "Execute shell commands on the local machine with streaming output.",
@@ -230,6 +243,7 @@ EXEC_COMMAND = Tool(
     _exec_command,
     Hints("Run a shell command", read_only=False, destructive=True, idempotent=False, open_world=True),
     unified_description="Runs a command in a PTY, returning output or a session ID for ongoing interaction.",
+    extended_note=_RETURNS,
 )
 
 WRITE_STDIN = Tool(
@@ -243,12 +257,14 @@ WRITE_STDIN = Tool(
         "Type into a running command", read_only=False, destructive=True, idempotent=False, open_world=True
     ),
     unified_description="Writes characters to an existing unified exec session and returns recent output.",
+    extended_note=_RETURNS,
 )
 
 LIST_SESSIONS = Tool(
     LIST_SESSIONS_TOOL_NAME,
     "List the open exec_command sessions: id, command, pid, whether it runs (or its exit code), "
-    "when it started and when it was last used.",
+    "when it started and when it was last used, whether it waits for input, and how many bytes of "
+    "output it printed that no call has returned yet.",
     ListSessionsParams,
     _list_sessions,
     Hints("List shell sessions", read_only=True, destructive=False, idempotent=True, open_world=False),

@@ -42,6 +42,8 @@ def _property(d: Declared) -> JsonObject:
     prop: JsonObject = {"type": _JSON_TYPES[d.field.kind]}
     if d.field.kind in (Kind.STRING_LIST, Kind.ENVIRONMENT):
         prop["items"] = {"type": "string"}
+    if d.field.choices:
+        prop["enum"] = list(d.field.choices)
     prop["description"] = d.doc.description
     return prop
 
@@ -59,7 +61,10 @@ def _unified_property(d: Declared) -> JsonObject:
 
 def _strict(prop: JsonObject) -> JsonObject:
     """``prop`` that also accepts null (strict mode's way of saying "optional")."""
-    return {**prop, "type": [prop["type"], "null"]}
+    nullable = {**prop, "type": [prop["type"], "null"]}
+    if "enum" in prop:
+        nullable["enum"] = [*prop["enum"], None]
+    return nullable
 
 
 def parameters_schema(
