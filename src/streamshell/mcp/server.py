@@ -37,6 +37,7 @@ from ..tools.backlog import OutputBacklog
 from ..tools.dispatch import handle_function_call
 from ..tools.formats import mcp_tools
 from ..tools.registry import MCP_TOOLS, TOOLS, FunctionCallOutput
+from .notices import ExitNotifier, logging_handler, quietly, send_with_result
 
 log = logging.getLogger("streamshell")
 
@@ -44,7 +45,9 @@ SERVER_NAME = "streamshell"
 INSTRUCTIONS = (
     "exec_command runs a shell command in a pseudo-terminal and returns its output, with its exit code, "
     "or a session ID while it still runs; write_stdin types into that session (\\u0003 is Ctrl-C) or, "
-    "with empty chars, polls it. Output printed between calls is kept for the next call."
+    "with empty chars, polls it. Output printed between calls is kept for the next call. A call returns "
+    "as soon as the program waits for input; a session that exits between calls is named in the next "
+    "result."
 )
 
 BackendFactory = Callable[[], SessionBackend]
@@ -124,13 +127,21 @@ def build_server(
     if unknown:
         raise ValueError(f"unknown tools {unknown}; choose from {', '.join(TOOLS)}")
     listed = [Tool.model_validate(tool) for tool in mcp_tools(tools, extended=extended, profile=profile)]
+    notifier = ExitNotifier()
 
     @asynccontextmanager
     async def lifespan(_: Server[SessionBackend]) -> AsyncIterator[SessionBackend]:
         backend = backend_factory()
+        unsubscribe = backend.subscribe_exit_notices(notifier.push)
         try:
-            yield backend
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(notifier.run)
+                try:
+                    yield backend
+                finally:
+                    tg.cancel_scope.cancel()
         finally:
+            unsubscribe()
             with anyio.CancelScope(shield=True):  # kill every group even while being cancelled
                 await backend.aclose()
 
@@ -139,7 +150,9 @@ def build_server(
 
     async def call_tool(ctx: Context, params: CallToolRequestParams) -> CallToolResult:
         started = time.monotonic()
+        notifier.remember(ctx.session)
         result = await _dispatch(ctx, params, tools)
+        await send_with_result(ctx.session, ctx.request_id, result.exit_notices)
         wall = time.monotonic() - started
         if result.error:
             first_line = result.content.split("\n", 1)[0]
@@ -148,11 +161,14 @@ def build_server(
             log.info("%s %s wall=%.3fs", params.name, result.summary(), wall)
         return CallToolResult(content=[TextContent(type="text", text=result.content)], is_error=result.error)
 
-    return Server(
-        SERVER_NAME,
-        version=__version__,
-        instructions=INSTRUCTIONS,
-        lifespan=lifespan,
-        on_list_tools=list_tools,
-        on_call_tool=call_tool,
+    return quietly(
+        lambda: Server(
+            SERVER_NAME,
+            version=__version__,
+            instructions=INSTRUCTIONS,
+            lifespan=lifespan,
+            on_list_tools=list_tools,
+            on_call_tool=call_tool,
+            on_set_logging_level=logging_handler(notifier),
+        )
     )

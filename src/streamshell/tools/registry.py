@@ -25,7 +25,7 @@ from ..params import (
     WriteStdinParams,
 )
 from ..profiles import Profile
-from ..results import ExecCommandOutput, Exited, ExitStatus, Ongoing, SessionInfo
+from ..results import ExecCommandOutput, Exited, ExitNotice, ExitStatus, Ongoing, SessionInfo
 from .backend import OutputCallback, SessionBackend
 from .schema import JsonObject, parameters_schema
 from .shell import run_shell
@@ -45,6 +45,7 @@ class FunctionCallOutput:
     the call failed before running anything and ``content`` is the error's text (MCP's
     ``isError``). ``exit_status`` says how the call left its process, and ``session_id``
     which session it addressed, for displays and logs; both None when nothing ran.
+    ``exit_notices``: the other sessions' exits that ``content`` tells of.
     """
 
     content: str
@@ -54,11 +55,18 @@ class FunctionCallOutput:
     session_id: int | None = None
     note: str | None = field(default=None, compare=False)
     """A few words for the log line when there is no exit status to tell (``3 sessions``)."""
+    exit_notices: tuple[ExitNotice, ...] = ()
 
     @classmethod
     def of_output(cls, output: ExecCommandOutput) -> FunctionCallOutput:
         """An exec_command-style result: the reference's text."""
-        return cls(output.to_text_output(), True, output.exit_status, session_id=output.session_id)
+        return cls(
+            output.to_text_output(),
+            True,
+            output.exit_status,
+            session_id=output.session_id,
+            exit_notices=output.exit_notices,
+        )
 
     @classmethod
     def failure(cls, text: str) -> FunctionCallOutput:
