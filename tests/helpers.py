@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from mcp.types import CallToolResult
@@ -116,6 +117,24 @@ async def start_until(manager: SessionManager, cmd: str, needle: str, **kw: obje
     assert isinstance(out.exit_status, Ongoing), out
     sid = out.exit_status.session_id
     return sid, await read_until(manager, sid, needle, out.output)
+
+
+async def start_and_wait_for_file(manager: SessionManager, cmd: str, flag: Path, **kw: object) -> int:
+    """Start ``cmd`` (which touches ``flag`` when it has printed everything) and wait for the flag.
+
+    ``cmd`` runs only once the first call has returned (it waits for a go file): on an idle
+    multi-core machine a quick child would otherwise print before even a 0 ms call returns.
+    """
+    go = flag.with_name(flag.name + ".go")
+    go.unlink(missing_ok=True)
+    out = await manager.exec_command(
+        sh(f"until [ -e {go} ]; do sleep 0.01; done; {cmd}", yield_time_ms=0, **kw)
+    )
+    assert isinstance(out.exit_status, Ongoing)
+    assert out.output == ""
+    go.touch()
+    await wait_until(flag.exists, what=f"{flag} to appear")
+    return out.exit_status.session_id
 
 
 async def start_sleep(manager: SessionManager, seconds: int, **kw: object) -> int:

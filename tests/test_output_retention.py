@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import sh, wait_until
+from helpers import sh, start_and_wait_for_file, wait_until
 from streamshell import (
     Exited,
     Ongoing,
@@ -25,24 +25,6 @@ pytestmark = pytest.mark.spawn_paths()
 
 def seq_output(n: int) -> str:
     return "".join(f"{i}\r\n" for i in range(1, n + 1))
-
-
-async def start_and_wait_for_file(manager: SessionManager, cmd: str, flag: Path, **kw: object) -> int:
-    """Start ``cmd`` (which touches ``flag`` when it has printed everything) and wait for the flag.
-
-    ``cmd`` runs only once the first call has returned (it waits for a go file): on an idle
-    multi-core machine a quick child would otherwise print before even a 0 ms call returns.
-    """
-    go = flag.with_name(flag.name + ".go")
-    go.unlink(missing_ok=True)
-    out = await manager.exec_command(
-        sh(f"until [ -e {go} ]; do sleep 0.01; done; {cmd}", yield_time_ms=0, **kw)
-    )
-    assert isinstance(out.exit_status, Ongoing)
-    assert out.output == ""
-    go.touch()
-    await wait_until(flag.exists, what=f"{flag} to appear")
-    return out.exit_status.session_id
 
 
 async def test_output_printed_between_calls_is_returned_by_the_next(
