@@ -1,8 +1,9 @@
 """write_stdin overhead: ``write_stdin(chars="x\\n", yield_time_ms=50)`` to ``cat``.
 
-The call waits its yield time by design (``cat`` never exits), so the floor is the yield time
-itself; ``asyncio.sleep`` of the same length, alternated with the calls, shows what the event
-loop's own timer adds.
+The call waits its yield time by design (``cat`` never exits, and ``return_on_input_wait`` is off
+here: with it on the call returns as soon as ``cat`` reads again, see the repl row), so the floor
+is the yield time itself; ``asyncio.sleep`` of the same length, alternated with the calls, shows
+what the event loop's own timer adds.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ MAX_EXTRA = 0.002
 
 
 async def rows(sizes: Sizes) -> list[Row]:
-    async with SessionManager() as manager:
+    async with SessionManager(return_on_input_wait=False) as manager:
         out = await manager.exec_command(ExecCommandParams(cmd="cat", login=False, yield_time_ms=0))
         if not isinstance(out.exit_status, Ongoing):
             raise RuntimeError(f"`cat` did not stay running: {out.to_text_output()}")
@@ -45,7 +46,8 @@ async def rows(sizes: Sizes) -> list[Row]:
     extra = o.median - YIELD_MS / 1000
     return [
         Row(
-            metric=f'write_stdin: `write_stdin(chars="x\\n", yield_time_ms={YIELD_MS})` to `cat`',
+            metric=f'write_stdin: `write_stdin(chars="x\\n", yield_time_ms={YIELD_MS})` to `cat`, '
+            "`return_on_input_wait=False`",
             floor=f"{YIELD_MS:.2f} ms (the yield); `asyncio.sleep`: {spread(f)}",
             streamshell=spread(o),
             ratio=f"{extra * 1000:+.2f} ms",

@@ -7,13 +7,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from . import cluster, concurrency, memory
+from . import cluster, concurrency, memory, raw_engine
 
 PROBES: dict[str, Callable[..., dict[str, Any]]] = {
     "memory": memory.probe,
     "concurrency-floor": concurrency.floor_probe,
     "concurrency-streamshell": concurrency.streamshell_probe,
     "cluster-held": cluster.held_probe,
+    "raw-throughput": raw_engine.probe,
 }
 
 

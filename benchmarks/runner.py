@@ -9,7 +9,23 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from . import cluster, cold_start, concurrency, decisions, interactive, mcp_stdio, memory, spawn, throughput
+from . import (
+    cluster,
+    cold_start,
+    concurrency,
+    decisions,
+    dev_server,
+    idle_cpu,
+    interactive,
+    mcp_stdio,
+    memory,
+    progress_text,
+    prompt_start,
+    raw_engine,
+    repl,
+    spawn,
+    throughput,
+)
 from .isolated import REPO
 from .report import Row, machine, render
 from .sizes import FULL, QUICK, TOY, Sizes
@@ -24,6 +40,12 @@ METRICS: tuple[tuple[str, Callable[[Sizes], Awaitable[list[Row]]]], ...] = (
     ("decisions", decisions.rows),
     ("cold_start", cold_start.rows),
     ("cluster", cluster.rows),
+    ("repl", repl.rows),
+    ("prompt_start", prompt_start.rows),
+    ("dev_server", dev_server.rows),
+    ("progress_text", progress_text.rows),
+    ("raw_engine", raw_engine.rows),
+    ("idle_cpu", idle_cpu.rows),
 )
 DEFAULT_OUTPUT = REPO / "BENCHMARKS.md"
 

@@ -29,6 +29,18 @@ class Sizes:
     cluster_start_pairs: int
     cluster_held_sessions: int
     """Idle pipe sessions held at once over a 4-node cluster."""
+    repl_pairs: int
+    """REPL round trips, pexpect and streamshell alternating."""
+    reference_repl_runs: int
+    """Round trips with return_on_input_wait=False (each waits the 250 ms yield)."""
+    prompt_pairs: int
+    server_runs: int
+    raw_input: int
+    """Bytes ``head -c`` reads for the raw-throughput comparison with the earlier engine."""
+    raw_pairs: int
+    idle_seconds: float
+    """How long 100 idle sessions are watched for CPU, per sample."""
+    idle_pairs: int
 
 
 FULL = Sizes(
@@ -46,6 +58,14 @@ FULL = Sizes(
     cluster_start_sessions=1000,
     cluster_start_pairs=3,
     cluster_held_sessions=10_000,
+    repl_pairs=200,
+    reference_repl_runs=10,
+    prompt_pairs=30,
+    server_runs=10,
+    raw_input=60_000_000,
+    raw_pairs=3,
+    idle_seconds=2.0,
+    idle_pairs=3,
 )
 
 QUICK = Sizes(
@@ -63,6 +83,14 @@ QUICK = Sizes(
     cluster_start_sessions=300,
     cluster_start_pairs=1,
     cluster_held_sessions=1000,
+    repl_pairs=50,
+    reference_repl_runs=4,
+    prompt_pairs=10,
+    server_runs=4,
+    raw_input=15_000_000,
+    raw_pairs=2,
+    idle_seconds=1.0,
+    idle_pairs=2,
 )
 
 TOY = Sizes(
@@ -80,4 +108,12 @@ TOY = Sizes(
     cluster_start_sessions=6,
     cluster_start_pairs=1,
     cluster_held_sessions=8,
+    repl_pairs=2,
+    reference_repl_runs=1,
+    prompt_pairs=2,
+    server_runs=1,
+    raw_input=300_000,
+    raw_pairs=1,
+    idle_seconds=0.2,
+    idle_pairs=1,
 )

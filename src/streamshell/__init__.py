@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported 
     )
     from .params import ExecCommandParams, ShellToolCallParams, WriteStdinParams
     from .profiles import Profile
-    from .results import ExecCommandOutput, Exited, ExitStatus, Ongoing, SessionInfo
+    from .results import ExecCommandOutput, Exited, ExitNotice, ExitStatus, Ongoing, SessionInfo
     from .tools.dispatch import handle_function_call
     from .tools.formats import anthropic_tools, chat_completions_tools, responses_api_tools
     from .tools.registry import FunctionCallOutput
@@ -86,7 +86,9 @@ _PUBLIC = {
     ),
     **dict.fromkeys(("ExecCommandParams", "ShellToolCallParams", "WriteStdinParams"), ".params"),
     "Profile": ".profiles",
-    **dict.fromkeys(("ExecCommandOutput", "Exited", "ExitStatus", "Ongoing", "SessionInfo"), ".results"),
+    **dict.fromkeys(
+        ("ExecCommandOutput", "Exited", "ExitNotice", "ExitStatus", "Ongoing", "SessionInfo"), ".results"
+    ),
     "handle_function_call": ".tools.dispatch",
     **dict.fromkeys(("anthropic_tools", "chat_completions_tools", "responses_api_tools"), ".tools.formats"),
     "FunctionCallOutput": ".tools.registry",

@@ -1,0 +1,93 @@
+"""raw throughput with the new code present: this engine against the one before it, side by side.
+
+``view="raw"`` sessions must not pay for the emulator, the text view or the input-wait probe
+(probed only while a call waits, and then backing off to one probe per 25 ms). Measured: one
+``exec_command`` of ``head -c N /dev/zero | base64`` through the PTY (the call waits, so the
+probe runs), in a fresh interpreter each, alternating between this working tree and
+:data:`BASELINE` (the engine before input waits, views and exit notices), extracted with
+``git archive``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .isolated import REPO, run_probe
+from .report import Row, size, spread, verdict
+from .sizes import Sizes
+from .stats import alternate, summarize
+
+BASELINE = "f6a7630"
+"""The main branch before issue 9 (input waits, wait_for, views, exit notices)."""
+MIN_RATIO = 0.95
+YIELD_MS = 3_600_000
+
+
+def probe(input_bytes: int) -> dict[str, Any]:
+    """One transfer through whichever ``streamshell`` this interpreter imports: bytes and seconds."""
+    from streamshell import ExecCommandParams, Exited, SessionManager
+
+    async def transfer() -> dict[str, Any]:
+        async with SessionManager(max_yield_time_ms=YIELD_MS) as manager:
+            cmd = f"head -c {input_bytes} /dev/zero | base64"
+            started = time.perf_counter()
+            out = await manager.exec_command(ExecCommandParams(cmd=cmd, login=False, yield_time_ms=YIELD_MS))
+            elapsed = time.perf_counter() - started
+        if out.exit_status != Exited(0) or out.original_token_count is None:
+            raise RuntimeError(f"the producer did not run to completion: {out.exit_status}")
+        return {"bytes": out.original_token_count * 4, "seconds": elapsed}
+
+    return asyncio.run(transfer())
+
+
+@contextlib.contextmanager
+def baseline_source() -> Iterator[Path]:
+    """The baseline's ``src`` directory, extracted into a temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="streamshell-baseline-") as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", BASELINE, "src"], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        yield Path(tmp) / "src"
+
+
+async def rows(sizes: Sizes) -> list[Row]:
+    with baseline_source() as old:
+
+        def run(pythonpath: str) -> dict[str, Any]:
+            return run_probe("raw-throughput", pythonpath=pythonpath, input_bytes=sizes.raw_input)
+
+        async def floor() -> dict[str, Any]:
+            return run(str(old))
+
+        async def ours() -> dict[str, Any]:
+            return run(str(REPO / "src"))
+
+        floors, ourses = await alternate(floor, ours, sizes.raw_pairs, warm_up=False)
+    f = summarize([r["bytes"] / r["seconds"] for r in floors])
+    o = summarize([r["bytes"] / r["seconds"] for r in ourses])
+    ratio = o.median / f.median
+    return [
+        Row(
+            metric=f"raw throughput with the new code present ({size(floors[0]['bytes'])} through the PTY, "
+            "one call)",
+            floor=f"{spread(f, 'MB/s', 1e-6, 1)}: the engine before ({BASELINE})",
+            streamshell=spread(o, "MB/s", 1e-6, 1),
+            ratio=f"{ratio:.2f}x",
+            target=f"≥ {MIN_RATIO:.2f}x",
+            verdict=verdict(ratio >= MIN_RATIO),
+        )
+    ]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(probe(int(sys.argv[1])), os.getpid())
