@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import read_until, sh, start, wait_until
+from helpers import read_until, sh, start, start_and_wait_for_file, wait_until
 from streamshell import ExecCommandOutput, Exited, Ongoing, SessionManager, WriteStdinParams
 from streamshell._engine import procstate
 
@@ -262,10 +262,13 @@ async def test_an_orphaned_background_job_loses_no_output(manager: SessionManage
     assert re.findall(r"bg\d", seen) == ["bg1", "bg2", "bg3"]
 
 
-async def test_list_sessions_says_who_waits_and_what_is_unread(manager: SessionManager) -> None:
+async def test_list_sessions_says_who_waits_and_what_is_unread(
+    manager: SessionManager, tmp_path: Path
+) -> None:
     reader = await start(manager, "cat")
     sleeper = await start(manager, "sleep 600")
-    printer = await start(manager, "printf abc; exec sleep 600")
+    flag = tmp_path / "printed"
+    printer = await start_and_wait_for_file(manager, f"printf abc; touch {flag}; exec sleep 600", flag)
 
     def info() -> dict[int, tuple[bool, int]]:
         return {s.session_id: (s.waiting_for_input, s.unread_bytes) for s in manager.list_sessions()}
