@@ -39,12 +39,12 @@ def probe(input_bytes: int) -> dict[str, Any]:
     async def transfer() -> dict[str, Any]:
         async with SessionManager(max_yield_time_ms=YIELD_MS) as manager:
             cmd = f"head -c {input_bytes} /dev/zero | base64"
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             out = await manager.exec_command(ExecCommandParams(cmd=cmd, login=False, yield_time_ms=YIELD_MS))
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         if out.exit_status != Exited(0) or out.original_token_count is None:
             raise RuntimeError(f"the producer did not run to completion: {out.exit_status}")
-        return {"bytes": out.original_token_count * 4, "seconds": elapsed}
+        return {"bytes": out.original_token_count * 4, "seconds": elapsed, "cpu": cpu}
 
     return asyncio.run(transfer())
 
@@ -75,7 +75,9 @@ async def rows(sizes: Sizes) -> list[Row]:
         floors, ourses = await alternate(floor, ours, sizes.raw_pairs, warm_up=False)
     f = summarize([r["bytes"] / r["seconds"] for r in floors])
     o = summarize([r["bytes"] / r["seconds"] for r in ourses])
-    ratio = o.median / f.median
+    f_cpu = summarize([r["cpu"] / r["bytes"] for r in floors])
+    o_cpu = summarize([r["cpu"] / r["bytes"] for r in ourses])
+    ratio, cpu_ratio = o.median / f.median, o_cpu.median / f_cpu.median
     return [
         Row(
             metric=f"raw throughput with the new code present ({size(floors[0]['bytes'])} through the PTY, "
@@ -85,7 +87,15 @@ async def rows(sizes: Sizes) -> list[Row]:
             ratio=f"{ratio:.2f}x",
             target=f"≥ {MIN_RATIO:.2f}x",
             verdict=verdict(ratio >= MIN_RATIO),
-        )
+        ),
+        Row(
+            metric="raw throughput: reader CPU (this process, per MB read), the same runs",
+            floor=f"{spread(f_cpu, 'ms/MB', 1e9, 2)}: the engine before",
+            streamshell=spread(o_cpu, "ms/MB", 1e9, 2),
+            ratio=f"{cpu_ratio:.2f}x",
+            target=f"≤ {1 / MIN_RATIO:.2f}x",
+            verdict=verdict(cpu_ratio <= 1 / MIN_RATIO),
+        ),
     ]
 
 

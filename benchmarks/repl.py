@@ -40,6 +40,7 @@ async def _round_trips(manager: SessionManager, runs: int) -> list[float]:
 
 async def rows(sizes: Sizes) -> list[Row]:
     child = pexpect.spawn(REPL, encoding="utf-8", timeout=30)
+    child.delaybeforesend = None  # pexpect sleeps 50 ms before each send by default
     child.expect_exact(">>> ")
     count = iter(range(1 << 30))
 

@@ -63,7 +63,7 @@ FULL = Sizes(
     prompt_pairs=30,
     server_runs=10,
     raw_input=60_000_000,
-    raw_pairs=3,
+    raw_pairs=7,
     idle_seconds=2.0,
     idle_pairs=3,
 )
@@ -88,7 +88,7 @@ QUICK = Sizes(
     prompt_pairs=10,
     server_runs=4,
     raw_input=15_000_000,
-    raw_pairs=2,
+    raw_pairs=6,
     idle_seconds=1.0,
     idle_pairs=2,
 )

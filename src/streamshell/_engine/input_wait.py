@@ -14,7 +14,8 @@ counts only once it is seen twice, :data:`CONFIRM_DELAY` apart, with the same th
 same calls, no CPU time run in between and no output arrived in between. The watch probes
 only while a call waits: soon after the call starts and after each burst of output (a prompt
 is printed just before the program blocks), backing off from :data:`FIRST_INTERVAL` to
-:data:`MAX_INTERVAL` while nothing happens.
+:data:`MAX_INTERVAL` while nothing happens, and never spending more than :data:`PROBE_SHARE` of
+the loop's time on it.
 
 A setuid program (``sudo``, ``su``) cannot be inspected by an unprivileged owner; it counts as
 reading the terminal when it sleeps while the terminal is in a password prompt's mode
@@ -32,6 +33,7 @@ import logging
 import os
 import select
 import termios
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,6 +46,10 @@ MAX_INTERVAL = 0.025
 """The longest gap between probes while a call waits and nothing is printed."""
 CONFIRM_DELAY = 0.002
 """Seconds between the two samples that must agree."""
+PROBE_SHARE = 1 / 40
+"""At most this share of the event loop's time goes to probing: after a probe that took d seconds,
+the next one (but for a confirmation) waits at least d / PROBE_SHARE. A flood of output with short
+pauses must not turn into a probe per pause (BENCHMARKS.md, raw throughput row)."""
 
 TIOCGPTPEER = 0x5441
 """Open the PTY's other side from the master (Linux >= 4.13)."""
@@ -225,6 +231,10 @@ class InputWaitWatch:
         self._outputs_at_first = 0
         self._last_output = -1.0
         self._due = 0.0
+        self._earliest = 0.0
+        """When the next probe may run (the cost limit)."""
+        self._flowing = 0.0
+        """How long to wait before looking again while output keeps flowing (backs off too)."""
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
         self.confirmed = False
@@ -237,12 +247,15 @@ class InputWaitWatch:
 
     def output_arrived(self) -> None:
         """New output: the state may have changed (a prompt comes just before a block); probe soon
-        after the output stops, and never confirm across it."""
+        after the output stops, and never confirm across it. Output that keeps flowing only keeps
+        the next probe away (its first chunk after a pause brings the probe forward)."""
         self._outputs += 1
         now = self._loop.time()
+        resumed = now - self._last_output > FIRST_INTERVAL
         self._last_output = now
-        if self._due > now + FIRST_INTERVAL:
-            self._schedule(FIRST_INTERVAL)
+        soonest = max(now + FIRST_INTERVAL, self._earliest)
+        if resumed and self._due > soonest:
+            self._schedule(soonest - now)
 
     def close(self) -> None:
         self._closed = True
@@ -261,13 +274,18 @@ class InputWaitWatch:
         if self._closed:
             return
         quiet_since = self._loop.time() - self._last_output
-        if quiet_since < FIRST_INTERVAL:  # output is still flowing: wait until it pauses
-            self._schedule(FIRST_INTERVAL - quiet_since)
+        if quiet_since < FIRST_INTERVAL:  # output is still flowing: look again once it pauses
+            self._schedule(max(FIRST_INTERVAL - quiet_since, self._flowing))
+            self._flowing = min(max(self._flowing * 2, FIRST_INTERVAL), MAX_INTERVAL)
             return
+        self._flowing = 0.0
+        started = time.perf_counter()
         sample = self._probe.sample()
+        cost = (time.perf_counter() - started) / PROBE_SHARE
+        self._earliest = self._loop.time() + cost
         if sample is None:
             self._first = None
-            self._schedule(self._interval)
+            self._schedule(max(self._interval, cost))
             self._interval = min(self._interval * 2, MAX_INTERVAL)
         elif self._first == sample and self._outputs == self._outputs_at_first:
             log.debug("%r: waits for input: %s", self._probe, _describe(sample))
