@@ -228,8 +228,11 @@ class InputWaitWatch:
         self._interval = FIRST_INTERVAL
         self._first: Sample | None = None
         self._outputs = 0
-        self._outputs_at_first = 0
+        """Output chunks read while the call waits."""
         self._last_output = -1.0
+        self._outputs_at_first = 0
+        self._armed = False
+        """The next output is the first after a quiet look: it brings the next probe forward."""
         self._due = 0.0
         self._earliest = 0.0
         """When the next probe may run (the cost limit)."""
@@ -245,17 +248,18 @@ class InputWaitWatch:
         state = "closed" if self._closed else "confirming" if self._first else "probing"
         return f"<InputWaitWatch {state} interval={self._interval * 1000:.0f}ms>"
 
-    def output_arrived(self) -> None:
-        """New output: the state may have changed (a prompt comes just before a block); probe soon
-        after the output stops, and never confirm across it. Output that keeps flowing only keeps
-        the next probe away (its first chunk after a pause brings the probe forward)."""
+    def output_arrived(self, data: bytes) -> None:
+        """An output listener: the state may have changed (a prompt comes just before a block).
+
+        Runs for every chunk read, so it only notes the time; the first chunk after a quiet look
+        brings the next probe forward to :data:`FIRST_INTERVAL` from now."""
         self._outputs += 1
-        now = self._loop.time()
-        resumed = now - self._last_output > FIRST_INTERVAL
-        self._last_output = now
-        soonest = max(now + FIRST_INTERVAL, self._earliest)
-        if resumed and self._due > soonest:
-            self._schedule(soonest - now)
+        self._last_output = now = self._loop.time()
+        if self._armed:
+            self._armed = False
+            soonest = max(now + FIRST_INTERVAL, self._earliest)
+            if self._due > soonest:
+                self._schedule(soonest - now)
 
     def close(self) -> None:
         self._closed = True
@@ -275,6 +279,7 @@ class InputWaitWatch:
             return
         quiet_since = self._loop.time() - self._last_output
         if quiet_since < FIRST_INTERVAL:  # output is still flowing: look again once it pauses
+            self._first = None
             self._schedule(max(FIRST_INTERVAL - quiet_since, self._flowing))
             self._flowing = min(max(self._flowing * 2, FIRST_INTERVAL), MAX_INTERVAL)
             return
@@ -285,6 +290,7 @@ class InputWaitWatch:
         self._earliest = self._loop.time() + cost
         if sample is None:
             self._first = None
+            self._armed = True
             self._schedule(max(self._interval, cost))
             self._interval = min(self._interval * 2, MAX_INTERVAL)
         elif self._first == sample and self._outputs == self._outputs_at_first:
@@ -294,4 +300,5 @@ class InputWaitWatch:
             self._on_waiting()
         else:
             self._first, self._outputs_at_first = sample, self._outputs
+            self._armed = True
             self._schedule(CONFIRM_DELAY)

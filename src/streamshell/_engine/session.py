@@ -277,7 +277,7 @@ class Session:
         watch = None
         if input_wait and self._input_probe().available:
             watch = InputWaitWatch(self._input_probe(), lambda: _resolve(waiter))
-            listeners.append(lambda data: watch.output_arrived())
+            listeners.append(watch.output_arrived)
         if not listeners:
             await self.wait_done(timeout)
             return CallEnd.DONE if self.done else CallEnd.YIELD
