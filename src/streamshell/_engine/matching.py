@@ -55,7 +55,8 @@ class OutputMatcher:
         if not new:
             return False
         text = self._text + new
-        # After the first search, text[0] is only context: ``^`` must not match before it.
+        # Once the text was cut to its last LOOKBACK + 1 characters, text[0] is only context (the
+        # end of a line that started earlier): a match, ``^`` above all, must not start there.
         pos = 1 if self._trimmed else 0
         try:
             found = self._pattern.search(text, pos, timeout=SEARCH_TIMEOUT)

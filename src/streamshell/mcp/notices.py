@@ -19,7 +19,7 @@ import math
 import warnings
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import anyio
 from mcp.server.session import ServerSession
@@ -34,16 +34,8 @@ LOGGER = "streamshell"
 MAX_CLIENTS = 64
 """Clients remembered for notices; the least recently active ones are forgotten first."""
 
-_LEVELS: tuple[LoggingLevel, ...] = (
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-)
+_LEVELS: tuple[LoggingLevel, ...] = get_args(LoggingLevel)
+"""Severity-ascending, in the order the protocol's ``LoggingLevel`` declares them (RFC 5424)."""
 
 log = logging.getLogger(__name__)
 
