@@ -27,7 +27,7 @@ from .report import Row, size, spread, verdict
 from .sizes import Sizes
 from .stats import alternate, summarize
 
-BASELINE = "ea3e1c3"
+BASELINE = "e1c475b"
 """The main branch before issue 9 (input waits, wait_for, views, exit notices)."""
 MIN_RATIO = 0.95
 YIELD_MS = 3_600_000
