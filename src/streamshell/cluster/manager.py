@@ -26,7 +26,7 @@ from .._version import __version__
 from ..errors import ClusterError, ManagerClosedError, SpawnError
 from ..params import DEFAULT_MAX_OUTPUT_TOKENS, ExecCommandParams, WriteStdinParams
 from ..profiles import Profile
-from ..results import ExecCommandOutput, ExitNotice, Exited, SessionInfo
+from ..results import ExecCommandOutput, Exited, ExitNotice, SessionInfo
 from .node import NodeActor
 from .placement import Candidate, NodeInfo, Placement
 from .table import SessionTable
