@@ -171,7 +171,8 @@ async def test_placement_rules(ray_cluster: LocalCluster) -> None:
 
 
 async def test_live_output_streams_from_the_node_while_the_call_waits(ray_cluster: LocalCluster) -> None:
-    async with ray_manager(ray_cluster) as m:
+    # The call must keep waiting while the program reads: not returning on the input wait.
+    async with ray_manager(ray_cluster, return_on_input_wait=False) as m:
         chunks: list[str] = []
         call = asyncio.ensure_future(
             m.exec_command(

@@ -32,7 +32,8 @@ INTENDED: dict[int, tuple[str, str]] = {
     ),
     21: (
         P + "unknown field `bogus`, expected one of `cmd`, `yield_time_ms`, `max_output_tokens`, `shell`, "
-        "`login`, `workdir`, `env`, `tty`, `sandbox_permissions`, `justification`, `prefix_rule` "
+        "`login`, `workdir`, `env`, `tty`, `sandbox_permissions`, `justification`, `prefix_rule`, "
+        "`wait_for`, `view` "
         "at line 1 column 26",
         "unknown fields are rejected, as the advertised additionalProperties: false says",
     ),
