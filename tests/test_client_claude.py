@@ -102,7 +102,7 @@ def test_claude_code_runs_the_scripted_session(tmp_path: Path) -> None:
         "unknown session id 99",
         "Process exited with code 0\nOutput:\nfrom-env\r\n",
         "failed to parse function arguments: unknown field `bogus`, expected one of `cmd`, `yield_time_ms`, "
-        "`max_output_tokens`, `shell`, `login`, `workdir`, `env`, `tty`",
+        "`max_output_tokens`, `shell`, `login`, `workdir`, `env`, `tty`, `wait_for`, `view`",
     ]
     assert [bool(r.get("is_error")) for r in results[:5]] == [False, False, True, False, True]
     assert '"session_id": 0' in texts[5] and '"running": true' in texts[5]
