@@ -6,6 +6,7 @@ callers (the dispatcher, the MCP server) pass it through unchanged.
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any
 
@@ -29,6 +30,11 @@ class StreamshellError(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore, (type(self), str(self), self.__dict__))
+
+    def for_tool(self, tool: str) -> StreamshellError:
+        """This error as a call of ``tool`` reports it: the same error, unless its text names the
+        tool that failed (current Codex's texts do), which is then ``tool``."""
+        return self
 
 
 class InvalidArgumentsError(StreamshellError):
@@ -74,29 +80,49 @@ class SpawnError(StreamshellError):
         self.os_error = os_error
 
 
-def _unknown_process(session_id: int) -> str:
+ADDRESSING_TOOL = "write_stdin"
+"""The tool current Codex names in its texts for a session it does not hold: the only one of its tools
+that addresses a session. streamshell's other tools that do (``kill_session``) name themselves."""
+
+
+def _unknown_process(session_id: int, tool: str) -> str:
     """Current Codex's one text for every session it does not hold (never issued, exited, pruned)."""
-    return f"write_stdin failed: Unknown process id {session_id}"
+    return f"{tool} failed: Unknown process id {session_id}"
 
 
-class UnknownSessionError(StreamshellError):
+class _NoSuchProcess(StreamshellError):
+    """A call addressed a session the manager does not hold. The unified profile's text names the
+    tool that made the call (:data:`ADDRESSING_TOOL` unless told otherwise by :meth:`for_tool`)."""
+
+    def __init__(self, session_id: int, text: str, profile: Profile) -> None:
+        unified = profile is Profile.UNIFIED
+        super().__init__(_unknown_process(session_id, ADDRESSING_TOOL) if unified else text)
+        self.session_id = session_id
+        self.profile = profile
+        self.tool = ADDRESSING_TOOL
+
+    def for_tool(self, tool: str) -> StreamshellError:
+        if self.profile is not Profile.UNIFIED or tool == self.tool:
+            return self
+        renamed = copy.copy(self)
+        renamed.tool = tool
+        renamed.args = (_unknown_process(self.session_id, tool),)
+        return renamed
+
+
+class UnknownSessionError(_NoSuchProcess):
     """No session with this id was ever created by this manager."""
 
     def __init__(self, session_id: int, *, profile: Profile = Profile.REFERENCE) -> None:
-        unified = profile is Profile.UNIFIED
-        super().__init__(_unknown_process(session_id) if unified else f"unknown session id {session_id}")
-        self.session_id = session_id
+        super().__init__(session_id, f"unknown session id {session_id}", profile)
 
 
-class SessionEndedError(StreamshellError):
+class SessionEndedError(_NoSuchProcess):
     """The session existed but is gone: its exit was reported, it was killed or pruned."""
 
     def __init__(self, session_id: int, how: str, *, profile: Profile = Profile.REFERENCE) -> None:
-        if profile is Profile.UNIFIED:
-            super().__init__(_unknown_process(session_id))
-        else:
-            super().__init__(f"session id {session_id} {how}; start a new one with exec_command")
-        self.session_id = session_id
+        text = f"session id {session_id} {how}; start a new one with exec_command"
+        super().__init__(session_id, text, profile)
         self.how = how
 
 

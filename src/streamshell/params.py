@@ -185,6 +185,12 @@ def _declare(params: type[Params], profile: Profile) -> tuple[Declared, ...]:
     return tuple(out)
 
 
+def has_unified_form(params: type[Params]) -> bool:
+    """Whether current Codex's unified exec has this tool (its parameters declare how): the unified
+    profile then advertises them as Codex does; streamshell's own tools keep their one schema."""
+    return any(d.doc.unified is not None for d in declared(params))
+
+
 _CONTAINERS = (Kind.ENVIRONMENT, Kind.STRING_LIST)
 """The wire types whose values are stored in a normal form."""
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from ..errors import StreamshellError
 from ..params import (
     ExecCommandParams,
     Group,
@@ -143,8 +144,8 @@ class Tool(Generic[P]):
     ) -> JsonObject:
         """The JSON schema of the arguments: the reference's; with ``extended``, streamshell's extra
         parameters too; with ``escalation``, the shell tool's approval fields; ``strict`` for
-        OpenAI's strict mode; the unified profile's (``extended`` and ``escalation`` then do not
-        apply)."""
+        OpenAI's strict mode; the unified profile's (for current Codex's own tools, ``extended`` and
+        ``escalation`` then do not apply)."""
         groups = {Group.REFERENCE}
         if extended:
             groups.add(Group.EXTENDED)
@@ -163,8 +164,11 @@ class Tool(Generic[P]):
         self, backend: SessionBackend, arguments: Arguments, on_output: OutputCallback | None
     ) -> FunctionCallOutput:
         """Parse ``arguments`` as the backend's profile has them and run the tool; errors are raised,
-        for the dispatcher to render."""
-        return await self.handler(backend, self.parse(arguments, backend.profile), on_output)
+        for the dispatcher to render, in this tool's words (a text that names a tool names this one)."""
+        try:
+            return await self.handler(backend, self.parse(arguments, backend.profile), on_output)
+        except StreamshellError as e:
+            raise e.for_tool(self.name) from None
 
 
 # ----- handlers ------------------------------------------------------------------------------

@@ -4,8 +4,11 @@ The reference's schemas list the properties sorted by name, each with its type a
 description, the required ones, and ``additionalProperties: false``. Which properties a
 schema lists depends on the parameter groups asked for (the reference's, streamshell's
 extras, the shell tool's escalation fields); ``strict`` gives the form OpenAI's strict
-function calling demands. The ``unified`` profile lists the parameters that their
-:class:`~streamshell.params.Unified` declarations advertise, with their texts, as current Codex does.
+function calling demands. For the tools current Codex's unified exec has (``exec_command``,
+``write_stdin``), the ``unified`` profile lists the parameters that their
+:class:`~streamshell.params.Unified` declarations advertise, with their texts, as Codex does;
+streamshell's own tools (``list_sessions``, ``kill_session``, ``shell``) have one schema in
+every profile.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Collection
 from typing import Any
 
 from .._parsing import Kind
-from ..params import Declared, Group, Params, declared
+from ..params import Declared, Group, Params, declared, has_unified_form
 from ..profiles import Profile
 
 JsonObject = dict[str, Any]
@@ -75,12 +78,12 @@ def parameters_schema(
     profile: Profile = Profile.REFERENCE,
 ) -> JsonObject:
     """The JSON schema of ``params`` listing the parameters of ``groups`` (for the unified
-    profile: the ones it advertises, whatever ``groups`` says).
+    profile's form of a Codex tool: the ones it advertises, whatever ``groups`` says).
 
     ``strict`` makes every property required and the optional ones nullable (null means
     the default).
     """
-    if profile is Profile.UNIFIED:
+    if profile is Profile.UNIFIED and has_unified_form(params):
         chosen = [d for d in declared(params, profile) if d.advertised_unified]
         props = {d.field.name: _unified_property(d) for d in chosen}
     else:
