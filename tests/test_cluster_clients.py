@@ -156,6 +156,33 @@ def test_serve_with_ray_refuses_an_address_nobody_answers_at() -> None:
     )
 
 
+def test_serve_with_ray_refuses_the_unified_profile_before_serving(ray_cluster: LocalCluster) -> None:
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "streamshell", "serve", "--ray", ray_cluster.address, "--profile", "unified"],
+        capture_output=True,
+        text=True,
+        input=json.dumps(initialize) + "\n",
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr  # a usage error, and nothing served
+    assert done.stderr.startswith("usage: streamshell serve")
+    assert done.stderr.endswith(
+        "error: --ray: profile = 'unified': a cluster serves only the reference profile (its client numbers "
+        "sessions from 0 across the nodes)\n"
+    )
+
+
 def test_the_agent_runs_its_commands_on_the_cluster(ray_cluster: LocalCluster, tmp_path: Path) -> None:
     env = {MARK: os.environ[MARK]}
     script = [

@@ -159,7 +159,7 @@ def serve(args: argparse.Namespace) -> int:
 def _backend_factory(ray_address: str | None, options: ManagerOptions) -> Callable[[], SessionBackend] | None:
     """What makes the server's session manager: a local one, or one on the Ray cluster at
     ``ray_address`` (connected now, so a bad address fails before serving); None after saying
-    why it cannot be made."""
+    why it cannot be made. Options a cluster cannot serve are a :class:`UsageError`."""
     if ray_address is None:
 
         def local() -> SessionBackend:
@@ -169,10 +169,13 @@ def _backend_factory(ray_address: str | None, options: ManagerOptions) -> Callab
 
         return local
     try:
-        from ..cluster.manager import RaySessionManager, connect
+        from ..cluster.manager import RaySessionManager, connect, unsupported
     except ImportError as e:
         print(f"streamshell: --ray needs Ray ({e}): pip install 'streamshell[ray]'", file=sys.stderr)
         return None
+    problem = unsupported(options)
+    if problem is not None:
+        raise UsageError(f"--ray: {problem}")
     try:
         connect(ray_address)
     except (ConnectionError, RuntimeError, ValueError) as e:

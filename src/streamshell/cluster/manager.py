@@ -94,6 +94,16 @@ class _NodeGone(Exception):
         self.how = how
 
 
+def unsupported(options: ManagerOptions) -> str | None:
+    """Why a cluster cannot run sessions with ``options`` (checked before anything is started), or None."""
+    if options.profile is not Profile.REFERENCE:
+        return (
+            f"profile = {options.profile.value!r}: a cluster serves only the reference profile "
+            "(its client numbers sessions from 0 across the nodes)"
+        )
+    return None
+
+
 def connect(address: str | None) -> None:
     """Connect this process to the Ray cluster at ``address`` unless it is connected already.
 
@@ -151,11 +161,9 @@ class RaySessionManager:
         if options is not None and kwargs:
             raise TypeError("give RaySessionManager either a ManagerOptions or keyword arguments, not both")
         self.options = options if options is not None else ManagerOptions(**kwargs)
-        if self.options.profile is not Profile.REFERENCE:
-            raise ValueError(
-                f"profile = {self.options.profile.value!r}: a cluster serves only the reference profile "
-                "(its client numbers sessions from 0 across the nodes)"
-            )
+        problem = unsupported(self.options)
+        if problem is not None:
+            raise ValueError(problem)
         self.placement = Placement.parse(placement)
         if not isinstance(orphan_grace, int | float) or not math.isfinite(orphan_grace) or orphan_grace <= 0:
             raise ValueError(f"orphan_grace = {orphan_grace!r} is not a number of seconds > 0")
