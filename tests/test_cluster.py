@@ -8,9 +8,11 @@ import asyncio
 import json
 import os
 import re
+import time
 from typing import Any
 
 import pytest
+import ray
 
 from helpers import alive, body, read_until, sh, start, wait_until
 from ray_cluster import SOLO_RESOURCE, ZONE_LABEL, LocalCluster, ray_manager
@@ -213,6 +215,33 @@ async def test_a_cancelled_exec_command_kills_the_session_it_started(ray_cluster
                 m, "write_stdin", {"session_id": session.session_id, "chars": ""}
             )
             assert "was killed: the exec_command that started it was cancelled" in result.content
+
+
+async def test_an_exec_command_cancelled_after_its_node_answered_kills_its_session(
+    ray_cluster: LocalCluster,
+) -> None:
+    """The cancel comes while the node's answer is on its way back: too late to stop the call on the
+    node, so the client kills the session itself (review finding 4: it kept running there)."""
+    async with ray_manager(ray_cluster) as m:
+        call = asyncio.ensure_future(
+            m.exec_command(sh("echo READY; exec sleep 1000", wait_for="READY", yield_time_ms=30_000))
+        )
+        while not any(m._table.load(slot.index) for slot in m.nodes()):
+            await asyncio.sleep(0)  # until the start is sent (one step of the call at a time)
+        [slot] = [slot for slot in m.nodes() if m._table.load(slot.index)]
+        # Blocking this loop, so the call cannot see the answer: a call on the session takes its
+        # turn after the exec_command's, so once it returns, the node has answered the start.
+        after = slot.handle.call.remote(m.name, m._client, "write_stdin", (WriteStdinParams(0, ""),), {})
+        assert "READY" not in ray.get(after, timeout=120).value.output
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        deadline = time.monotonic() + 60
+        while [s for s in await m.list_sessions() if s.running]:
+            assert time.monotonic() < deadline, "the cancelled call's session still runs on its node"
+            await asyncio.sleep(0.05)
+        result = await handle_function_call(m, "write_stdin", {"session_id": 0, "chars": ""})
+        assert "session id 0 was killed: the exec_command that started it was cancelled" in result.content
 
 
 async def running_session(m: Any) -> Any:

@@ -57,6 +57,13 @@ MAX_CALL_WINDOW = 64 << 20
 ENDED_MEMORY = 4096
 """Ended sessions whose fate (exit code, pruned, killed) is remembered for later calls."""
 
+CANCELLED_STARTS = {
+    "exec_command": "was killed: the exec_command that started it was cancelled",
+    "run": "was killed: the call that started it was cancelled",
+}
+"""How the session of a cancelled start ended (the text after "session id N"), by the call that
+started it: a cancelled start kills its session."""
+
 log = logging.getLogger(__name__)
 
 
@@ -158,7 +165,7 @@ class SessionManager:
             return await self._collect(session, started, yield_time_ms, params, on_output)
         except asyncio.CancelledError:
             # Nobody learnt this session's id: it could never be used or stopped. Kill it.
-            self._retire(session, "was killed: the exec_command that started it was cancelled")
+            self._retire(session, CANCELLED_STARTS["exec_command"])
             raise
 
     async def write_stdin(
@@ -246,7 +253,7 @@ class SessionManager:
                 assert exit is not None
                 self._retire(session, f"already exited with code {exit.code}")
         except asyncio.CancelledError:
-            self._retire(session, "was killed: the call that started it was cancelled")
+            self._retire(session, CANCELLED_STARTS["run"])
             raise
         return self._result(started, captured, exit, session.id, params.max_output_tokens, 0), timed_out
 

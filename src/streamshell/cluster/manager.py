@@ -20,10 +20,11 @@ import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from .._engine.manager import CANCELLED_STARTS
 from .._engine.options import ManagerOptions
 from .._engine.session import OutputCallback
 from .._version import __version__
-from ..errors import ClusterError, ManagerClosedError, SpawnError
+from ..errors import ClusterError, ManagerClosedError, SpawnError, StreamshellError
 from ..params import DEFAULT_MAX_OUTPUT_TOKENS, ExecCommandParams, WriteStdinParams
 from ..profiles import Profile
 from ..results import ExecCommandOutput, Exited, ExitNotice, SessionInfo
@@ -180,6 +181,8 @@ class RaySessionManager:
         self._starting: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._exit_listeners: list[Callable[[ExitNotice], None]] = []
+        self._reclaiming: set[asyncio.Task[None]] = set()
+        """Kills of sessions whose start was cancelled, under way."""
         self._closed = False
 
     @property
@@ -262,6 +265,7 @@ class RaySessionManager:
                     await task
         attaching = [slot.attaching for slot in self._slots if slot.attaching is not None]
         await asyncio.gather(*attaching, return_exceptions=True)  # so none attaches after the close
+        await asyncio.gather(*self._reclaiming, return_exceptions=True)  # they call the nodes
         attached = [slot for slot in self._slots if slot.state is NodeState.ATTACHED]
         log.info("closing: killing the sessions of %r on %d node(s)", self.name, len(attached))
         await asyncio.gather(*(self._detach(slot) for slot in attached))
@@ -300,11 +304,38 @@ class RaySessionManager:
                 raise self._table.lose_start(session_id, slot.node_id, params.cmd) from None
             self._table.answered(session_id, None)
             raise self._table.gone_error(session_id, gone.how) from None
+        except asyncio.CancelledError:
+            self._reclaim(slot, session_id, method)
+            raise
         except BaseException:
             self._table.answered(session_id, None)
             raise
         self._table.answered(session_id, None if reply.started is None else self._on(slot, reply.started))
         return reply
+
+    def _reclaim(self, slot: NodeSlot, session_id: int, method: str) -> None:
+        """A start was cancelled. When the cancel reached the node in time, the node killed the
+        session; when the node had answered already (the answer was on its way), the session runs
+        there still: kill it, as the local manager kills the session of a cancelled start. Until
+        that is done, placement counts the session on its node."""
+        task = asyncio.get_running_loop().create_task(self._kill_cancelled(slot, session_id, method))
+        self._reclaiming.add(task)
+        task.add_done_callback(self._reclaiming.discard)
+
+    async def _kill_cancelled(self, slot: NodeSlot, session_id: int, method: str) -> None:
+        how = CANCELLED_STARTS[method]
+        try:
+            await self._call(slot, "kill_session", (session_id,), {}, None)
+            log.info("killed session %d on node %s: %s", session_id, slot.node_id, how)
+        except (StreamshellError, _NodeGone) as e:  # the node's own cancel killed it, or it never started
+            log.debug("session %d of a cancelled %s: %s", session_id, method, e)
+        except Exception:
+            log.exception(
+                "could not kill session %d of a cancelled %s on node %s", session_id, method, slot.node_id
+            )
+        finally:
+            self._table.answered(session_id, None)
+            self._table.end_here(session_id, how)
 
     async def _on_session(
         self,
