@@ -66,6 +66,7 @@ ERRORS: list[StreamshellError] = [
     UnsupportedCallError("nope"),
     SpawnError(3, "No such file or directory"),
     UnknownSessionError(4),
+    UnknownSessionError(4, profile=Profile.UNIFIED).for_tool("kill_session"),
     SessionEndedError(5, "was pruned"),
     SessionLostError(6, "abc123", "last seen at 2026-01-01T00:00:00.000Z running `cat` as pid 7"),
     WriteError("broken pipe"),
@@ -81,7 +82,8 @@ def test_every_error_class_is_covered() -> None:
     def subclasses(cls: type) -> set[type]:
         return {cls} | {s for sub in cls.__subclasses__() for s in subclasses(sub)}
 
-    assert subclasses(StreamshellError) - {StreamshellError} == {type(e) for e in ERRORS}
+    public = {cls for cls in subclasses(StreamshellError) if not cls.__name__.startswith("_")}
+    assert public - {StreamshellError} == {type(e) for e in ERRORS}
 
 
 @pytest.mark.parametrize("error", ERRORS, ids=lambda e: type(e).__name__)
