@@ -129,3 +129,54 @@ def test_stdin_that_cannot_be_polled_is_read_too(tmp_path: Path) -> None:
         done = subprocess.run(serve, stdin=stdin, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["result"]["serverInfo"]["name"] == "streamshell"
+
+
+STARTUP_PATH = {
+    "streamshell",
+    "streamshell._moved",
+    "streamshell._version",
+    "streamshell.cli",
+    "streamshell.cli.main",
+    "streamshell.cli.flags",
+    "streamshell.cli.serve",
+    "streamshell.profiles",
+    "streamshell._engine",
+    "streamshell._engine.options",  # the manager options the serve flags are parsed into
+    "streamshell._engine.environment",  # their check of environment entries
+    "streamshell.tools",
+    "streamshell.tools.names",
+    "streamshell.mcp",
+    "streamshell.mcp.server",
+    "streamshell.mcp.notices",
+    "streamshell.mcp.ondemand",
+    "streamshell.mcp.stdio",
+}
+"""streamshell's modules on the way from launching `streamshell serve` to answering `initialize`:
+the command line, the flags and the server; not the engine, the tools or the agent's config."""
+
+RECORD_IMPORTS = """
+import atexit, sys
+path = sys.argv.pop()
+atexit.register(lambda: open(path, "w").write("\\n".join(sorted(sys.modules))))
+sys.argv[0] = "streamshell"
+from streamshell.cli import main
+sys.exit(main())
+"""
+
+
+def test_answering_initialize_loads_neither_the_engine_nor_the_tools(tmp_path: Path) -> None:
+    """The session manager is made by the first tool call; a server that only answered `initialize`
+    never imported the engine, the tools' registry, pyte or regex."""
+    imported = tmp_path / "modules"
+    done = subprocess.run(
+        [sys.executable, "-c", RECORD_IMPORTS, "serve", str(imported)],
+        input=json.dumps(INITIALIZE) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["result"]["serverInfo"]["name"] == "streamshell"
+    modules = set(imported.read_text().split("\n"))
+    assert {m for m in modules if m.split(".")[0] == "streamshell"} == STARTUP_PATH
+    assert not modules & {"pyte", "regex", "wcwidth"}

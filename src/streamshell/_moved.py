@@ -8,13 +8,14 @@ where the name went. Remove both tables in the release after 0.2.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
-import importlib.util
 import sys
 import warnings
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    import importlib.abc
 
 MOVED_MODULES = {
     "streamshell.output": "streamshell.results",
@@ -41,19 +42,19 @@ MOVED_NAMES = {
         "Captured": "streamshell._engine.buffer",
         "OutputBuffer": "streamshell._engine.buffer",
         "approx_token_count": "streamshell._engine.truncation",
-        "EXEC_COMMAND_TOOL_NAME": "streamshell.tools.registry",
-        "WRITE_STDIN_TOOL_NAME": "streamshell.tools.registry",
-        "SHELL_TOOL_NAME": "streamshell.tools.registry",
+        "EXEC_COMMAND_TOOL_NAME": "streamshell.tools.names",
+        "WRITE_STDIN_TOOL_NAME": "streamshell.tools.names",
+        "SHELL_TOOL_NAME": "streamshell.tools.names",
     },
     "streamshell.tools": {
         "responses_api_tools": "streamshell.tools.formats",
         "chat_completions_tools": "streamshell.tools.formats",
         "anthropic_tools": "streamshell.tools.formats",
         "mcp_tools": "streamshell.tools.formats",
-        "EXEC_COMMAND_TOOL_NAME": "streamshell.tools.registry",
-        "WRITE_STDIN_TOOL_NAME": "streamshell.tools.registry",
-        "LIST_SESSIONS_TOOL_NAME": "streamshell.tools.registry",
-        "KILL_SESSION_TOOL_NAME": "streamshell.tools.registry",
+        "EXEC_COMMAND_TOOL_NAME": "streamshell.tools.names",
+        "WRITE_STDIN_TOOL_NAME": "streamshell.tools.names",
+        "LIST_SESSIONS_TOOL_NAME": "streamshell.tools.names",
+        "KILL_SESSION_TOOL_NAME": "streamshell.tools.names",
     },
     "streamshell.agent": {
         name: "streamshell.agent.loop"
@@ -80,15 +81,20 @@ def moved_name(package: str, name: str) -> Any:
     return value
 
 
-class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Imports an old module name as its new module (the same module object)."""
+class _MovedModuleFinder:
+    """Imports an old module name as its new module (the same module object).
+
+    A meta path finder and its loader by their protocols: deriving from ``importlib.abc``'s
+    classes would import ``importlib.resources`` (and tempfile, pathlib, ...) with every
+    ``import streamshell``, the command's start-up included.
+    """
 
     def find_spec(
         self, fullname: str, path: object = None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname not in MOVED_MODULES:
             return None
-        return importlib.util.spec_from_loader(fullname, self)
+        return importlib.machinery.ModuleSpec(fullname, cast("importlib.abc.Loader", self))
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         _warn(spec.name, MOVED_MODULES[spec.name], stacklevel=1)

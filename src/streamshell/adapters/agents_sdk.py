@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..tools.backend import SessionBackend
-from ..tools.registry import MODEL_TOOLS, TOOLS
+from ..tools.names import MODEL_TOOLS
+from ..tools.registry import TOOLS
 from .messages import run_call
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ from ..results import Exited, Ongoing
 from ..tools.backend import SessionBackend
 from ..tools.dispatch import handle_function_call
 from ..tools.formats import responses_api_tools
-from ..tools.registry import EXEC_COMMAND_TOOL_NAME, SHELL_TOOL_NAME, WRITE_STDIN_TOOL_NAME
+from ..tools.names import EXEC_COMMAND_TOOL_NAME, SHELL_TOOL_NAME, WRITE_STDIN_TOOL_NAME
 from ..tools.schema import JsonObject
 from ..tools.toolsconfig import ShellToolType, ToolsConfig
 from .config import Config, ConfigError

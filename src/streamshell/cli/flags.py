@@ -3,7 +3,7 @@
 The session manager's user options (:func:`~streamshell._engine.options.user_options`)
 become flags here, with the defaults, checks and help declared in
 :class:`~streamshell._engine.options.ManagerOptions`; the tool list is checked against the
-registry.
+tools' names.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._engine.options import ManagerOptions, Rejected, option_doc, user_options
-from ..tools.registry import TOOLS
+from ..tools.names import TOOL_NAMES
 
 EXIT_OK = 0
 EXIT_CALL_FAILED = 1
@@ -29,10 +29,10 @@ class UsageError(Exception):
 def tool_list(text: str) -> tuple[str, ...]:
     """``--tools a,b``: names of the registry's tools."""
     names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in TOOLS]
+    unknown = [n for n in names if n not in TOOL_NAMES]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown tool(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(TOOLS)}"
+            f"unknown tool(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(TOOL_NAMES)}"
         )
     return names
 

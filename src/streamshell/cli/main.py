@@ -15,13 +15,12 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._version import __version__
-from ..agent.config import ACCEPTED_KEYS, ConfigError, default_config_path, load_config
 from ..profiles import Profile
-from ..tools.registry import MCP_TOOLS, TOOLS
+from ..tools.names import MCP_TOOLS, TOOL_NAMES
 from .flags import (
     EXIT_CALL_FAILED,
     EXIT_OK,
@@ -40,6 +39,20 @@ TOOL_FORMATS = ("responses", "chat", "anthropic", "mcp")
 
 Subcommands = Any
 """argparse's subparsers object (its class is private)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """A subcommand's parser whose epilog is worked out when its help is shown, not when the command
+    line is parsed (the agent's lists its config keys: loading them is not on ``serve``'s way)."""
+
+    def __init__(self, *args: Any, epilog_from: Callable[[], str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._epilog_from = epilog_from
+
+    def format_help(self) -> str:
+        if self._epilog_from is not None:
+            self.epilog = self._epilog_from()
+        return super().format_help()
 
 
 def _add_serve(sub: Subcommands) -> None:
@@ -72,7 +85,7 @@ def _add_serve(sub: Subcommands) -> None:
         type=tool_list,
         default=MCP_TOOLS,
         metavar="NAMES",
-        help=f"comma-separated tools to serve, of {', '.join(TOOLS)} (default: {','.join(MCP_TOOLS)})",
+        help=f"comma-separated tools to serve, of {', '.join(TOOL_NAMES)} (default: {','.join(MCP_TOOLS)})",
     )
     p.add_argument(
         "--schema",
@@ -121,8 +134,8 @@ def _add_call(sub: Subcommands) -> None:
         help="make tool calls by hand, in one process",
         description=(
             "Run one or more tool calls through the same dispatcher a model's calls go through and print "
-            f"each result; any tool: {', '.join(TOOLS)}. Sessions live only as long as this process: use "
-            "several NAME ARGUMENTS pairs in one command to drive an interactive session, e.g. "
+            f"each result; any tool: {', '.join(TOOL_NAMES)}. Sessions live only as long as this process: "
+            "use several NAME ARGUMENTS pairs in one command to drive an interactive session, e.g. "
             """call exec_command '{"cmd": "cat", "yield_time_ms": 0}' """
             """write_stdin '{"session_id": 0, "chars": "hi\\n"}'."""
         ),
@@ -144,7 +157,7 @@ def _add_agent(sub: Subcommands) -> None:
             "Needs OPENAI_API_KEY; the endpoint is base_url, else OPENAI_BASE_URL, else OpenAI's. "
             "Ctrl-C stops the agent and kills every command it started."
         ),
-        epilog=f"Config file: {default_config_path()} (TOML). Keys: {', '.join(ACCEPTED_KEYS)}.",
+        epilog_from=_agent_epilog,
     )
     p.add_argument("task", nargs="+", help="what to do (several words are joined with spaces)")
     p.add_argument("--config", metavar="PATH", help="the config file (default: the one named below)")
@@ -160,6 +173,12 @@ def _add_agent(sub: Subcommands) -> None:
     p.set_defaults(run=_agent)
 
 
+def _agent_epilog() -> str:
+    from ..agent.config import ACCEPTED_KEYS, default_config_path
+
+    return f"Config file: {default_config_path()} (TOML). Keys: {', '.join(ACCEPTED_KEYS)}."
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamshell",
@@ -167,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 a tool call failed, 2 bad usage, 3 could not run.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for add in (_add_serve, _add_tools, _add_call, _add_agent):
         add(sub)
     for name, subparser in sub.choices.items():
@@ -242,6 +261,8 @@ def _call(args: argparse.Namespace) -> int:
 
 
 def _agent(args: argparse.Namespace) -> int:
+    from ..agent.config import ConfigError, load_config
+
     try:
         config = load_config(args.config, args.overrides)
     except ConfigError as e:

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from ..tools.backend import SessionBackend
 from .flags import EXIT_OK, EXIT_RUNTIME, UsageError, manager_options
 
 if TYPE_CHECKING:
     from .._engine.options import ManagerOptions
+    from ..tools.backend import SessionBackend
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 DEFAULT_PORT = 8765

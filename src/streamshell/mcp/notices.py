@@ -19,7 +19,7 @@ import math
 import warnings
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import anyio
 from mcp.server.session import ServerSession
@@ -27,7 +27,10 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp_types import EmptyResult, LoggingLevel, SetLevelRequestParams
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from ..results import ExitNotice
+if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+    from ..results import ExitNotice
 
 LEVEL: LoggingLevel = "notice"
 LOGGER = "streamshell"
@@ -59,7 +62,9 @@ class ExitNotifier:
     def __init__(self) -> None:
         self._clients: OrderedDict[int, ServerSession] = OrderedDict()
         self._levels: dict[int, LoggingLevel] = {}
-        self._send, self._receive = anyio.create_memory_object_stream[ExitNotice](math.inf)
+        self._send: MemoryObjectSendStream[ExitNotice]
+        self._receive: MemoryObjectReceiveStream[ExitNotice]
+        self._send, self._receive = anyio.create_memory_object_stream(math.inf)
 
     def __repr__(self) -> str:
         return f"<ExitNotifier clients={len(self._clients)}>"

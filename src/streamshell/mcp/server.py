@@ -4,8 +4,9 @@ The low-level ``Server`` is used rather than ``MCPServer``: the tools keep the
 reference's hand-written input schemas, and arguments reach streamshell's own checks
 untouched (``MCPServer`` would validate them with pydantic first, coerce ``"3"`` to
 ``3``, ignore unknown fields and prefix every error). Every call goes through the one
-dispatcher. One session manager lives in the server's lifespan, shared by every client,
-and is closed (every session's process group killed) when the server stops.
+dispatcher. One session manager lives in the server's lifespan, shared by every client:
+made by the first tool call (:mod:`.ondemand`), and closed (every session's process group
+killed) when the server stops.
 
 This module imports the SDK: the CLI imports it only to serve.
 """
@@ -16,11 +17,11 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
-from mcp.server.session import ServerSession
 from mcp.types import (
     CallToolRequestParams,
     CallToolResult,
@@ -32,12 +33,16 @@ from mcp.types import (
 
 from .._version import __version__
 from ..profiles import Profile
-from ..tools.backend import OutputCallback, SessionBackend
-from ..tools.backlog import OutputBacklog
-from ..tools.dispatch import handle_function_call
-from ..tools.formats import mcp_tools
-from ..tools.registry import MCP_TOOLS, TOOLS, FunctionCallOutput
+from ..tools.names import MCP_TOOLS, TOOL_NAMES
 from .notices import ExitNotifier, logging_handler, quietly, send_with_result
+from .ondemand import OnDemandBackend
+
+if TYPE_CHECKING:
+    from ..tools.backend import OutputCallback, SessionBackend
+    from ..tools.registry import FunctionCallOutput
+
+    BackendFactory = Callable[[], SessionBackend]
+    Context = ServerRequestContext[SessionBackend]
 
 log = logging.getLogger("streamshell")
 
@@ -50,49 +55,11 @@ INSTRUCTIONS = (
     "result."
 )
 
-BackendFactory = Callable[[], SessionBackend]
-Context = ServerRequestContext[SessionBackend]
-
-
-class _ProgressStream:
-    """Forwards a call's output as MCP progress notifications while the call waits.
-
-    The session's reader calls :meth:`feed` synchronously; :meth:`run` sends what
-    accumulated, one notification at a time, in order. While a send is in flight
-    new output is coalesced in an :class:`OutputBacklog` of ``max_pending`` characters
-    (the call's result still has the whole, truncated output).
-    """
-
-    def __init__(self, session: ServerSession, max_pending: int = 64 * 1024) -> None:
-        self._session = session
-        self._backlog = OutputBacklog(max_pending)
-        self._sent = 0
-        self._ready = anyio.Event()
-        self._done = False
-
-    def feed(self, text: str) -> None:
-        self._backlog.feed(text)
-        self._ready.set()
-
-    def finish(self) -> None:
-        self._done = True
-        self._ready.set()
-
-    async def run(self) -> None:
-        while True:
-            await self._ready.wait()
-            self._ready = anyio.Event()
-            message = self._backlog.take()
-            if message:
-                self._sent += len(message)
-                await self._session.report_progress(self._sent, None, message)
-            if self._done and not self._backlog:
-                return
-
 
 async def _dispatch(ctx: Context, params: CallToolRequestParams, tools: Sequence[str]) -> FunctionCallOutput:
     """Run the call through the dispatcher, streaming its output as progress notifications when
     the client asked for them (it passed a progress token)."""
+    from ..tools.dispatch import handle_function_call
 
     async def call(sink: OutputCallback | None) -> FunctionCallOutput:
         backend = ctx.lifespan_context
@@ -100,7 +67,9 @@ async def _dispatch(ctx: Context, params: CallToolRequestParams, tools: Sequence
 
     if not (ctx.meta and ctx.meta.get("progress_token") is not None):
         return await call(None)
-    stream = _ProgressStream(ctx.session)
+    from .progress import ProgressStream
+
+    stream = ProgressStream(ctx.session)
     async with anyio.create_task_group() as tg:
         tg.start_soon(stream.run)
         try:
@@ -121,17 +90,18 @@ def build_server(
     streamshell's extra parameters; ``profile`` whose definitions to advertise (the backends the
     factory makes must follow the same profile).
 
-    ``backend_factory`` makes the one session manager the server owns for its lifetime.
+    ``backend_factory`` makes the one session manager the server owns for its lifetime, when the
+    first tool call needs it (answering ``initialize`` loads none of the tools or the engine).
     """
-    unknown = [name for name in tools if name not in TOOLS]
+    unknown = [name for name in tools if name not in TOOL_NAMES]
     if unknown:
-        raise ValueError(f"unknown tools {unknown}; choose from {', '.join(TOOLS)}")
-    listed = [Tool.model_validate(tool) for tool in mcp_tools(tools, extended=extended, profile=profile)]
+        raise ValueError(f"unknown tools {unknown}; choose from {', '.join(TOOL_NAMES)}")
+    listed: list[Tool] = []
     notifier = ExitNotifier()
 
     @asynccontextmanager
     async def lifespan(_: Server[SessionBackend]) -> AsyncIterator[SessionBackend]:
-        backend = backend_factory()
+        backend = OnDemandBackend(backend_factory, profile)
         unsubscribe = backend.subscribe_exit_notices(notifier.push)
         try:
             async with anyio.create_task_group() as tg:
@@ -146,6 +116,11 @@ def build_server(
                 await backend.aclose()
 
     async def list_tools(ctx: Context, params: PaginatedRequestParams | None) -> ListToolsResult:
+        if not listed:  # worked out once, when first asked
+            from ..tools.formats import mcp_tools
+
+            wire = mcp_tools(tools, extended=extended, profile=profile)
+            listed.extend(Tool.model_validate(tool) for tool in wire)
         return ListToolsResult(tools=listed)
 
     async def call_tool(ctx: Context, params: CallToolRequestParams) -> CallToolResult:

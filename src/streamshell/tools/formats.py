@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..profiles import Profile, profile_of
-from .registry import MCP_TOOLS, MODEL_TOOLS, TOOLS, Tool
+from .names import MCP_TOOLS, MODEL_TOOLS
+from .registry import TOOLS, Tool
 from .schema import JsonObject
 
 ProfileName = Profile | str

@@ -1,4 +1,5 @@
-"""Every tool streamshell serves, each declared once: name, parameters, handler, description, hints.
+"""Every tool streamshell serves, each declared once: parameters, handler, description, hints (its
+name comes from :mod:`.names`).
 
 Everything about a tool derives from its :class:`Tool` here and its parameter dataclass in
 :mod:`streamshell.params`: the schemas and API shapes (:mod:`.formats`), the parser with
@@ -28,6 +29,14 @@ from ..params import (
 from ..profiles import Profile
 from ..results import ExecCommandOutput, Exited, ExitNotice, ExitStatus, Ongoing, SessionInfo
 from .backend import OutputCallback, SessionBackend
+from .names import (
+    EXEC_COMMAND_TOOL_NAME,
+    KILL_SESSION_TOOL_NAME,
+    LIST_SESSIONS_TOOL_NAME,
+    SHELL_TOOL_NAME,
+    TOOL_NAMES,
+    WRITE_STDIN_TOOL_NAME,
+)
 from .schema import JsonObject, parameters_schema
 from .shell import run_shell
 
@@ -237,12 +246,6 @@ async def _shell(
 
 # ----- the tools -----------------------------------------------------------------------------
 
-EXEC_COMMAND_TOOL_NAME = "exec_command"
-WRITE_STDIN_TOOL_NAME = "write_stdin"
-LIST_SESSIONS_TOOL_NAME = "list_sessions"
-KILL_SESSION_TOOL_NAME = "kill_session"
-SHELL_TOOL_NAME = "shell"
-
 _RETURNS = (
     "The call returns as soon as the command exits, waits for input (a prompt, a REPL, a pager), or its "
     "output matches wait_for; else after yield_time_ms, with the session ID to continue."
@@ -304,10 +307,8 @@ SHELL = Tool(
 TOOLS: Mapping[str, Tool[Any]] = {
     t.name: t for t in (EXEC_COMMAND, WRITE_STDIN, LIST_SESSIONS, KILL_SESSION, SHELL)
 }
-"""Every tool, by name: what the dispatcher routes, ``streamshell call`` accepts and MCP can serve."""
+"""Every tool, by name (in :data:`.names.TOOL_NAMES`' order): what the dispatcher routes, ``streamshell
+call`` accepts and MCP can serve."""
 
-MODEL_TOOLS = (EXEC_COMMAND_TOOL_NAME, WRITE_STDIN_TOOL_NAME)
-"""The reference's streamable pair: what the model-API formats advertise."""
-
-MCP_TOOLS = (EXEC_COMMAND_TOOL_NAME, WRITE_STDIN_TOOL_NAME, LIST_SESSIONS_TOOL_NAME, KILL_SESSION_TOOL_NAME)
-"""What the MCP server serves by default."""
+if tuple(TOOLS) != TOOL_NAMES:  # pragma: no cover - a name without its tool, or a tool without its name
+    raise ImportError(f"the registry declares {tuple(TOOLS)}, the tools' names are {TOOL_NAMES}")
