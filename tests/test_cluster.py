@@ -244,6 +244,28 @@ async def test_an_exec_command_cancelled_after_its_node_answered_kills_its_sessi
         assert "session id 0 was killed: the exec_command that started it was cancelled" in result.content
 
 
+async def test_an_exit_on_one_node_is_told_at_once_and_with_the_next_result_from_any_node(
+    ray_cluster: LocalCluster,
+) -> None:
+    """As on a local manager: listeners hear of an exit nobody watched when it happens, and the next
+    result carries it, whichever node answers that call (review finding 7: only that node's next
+    result did)."""
+    async with ray_manager(ray_cluster, placement="spread") as m:
+        heard: list[Any] = []
+        m.subscribe_exit_notices(heard.append)
+        sid = await start(m, "sleep 0.5; exit 4")
+        [first] = [s.node for s in await m.list_sessions() if s.session_id == sid]
+        await wait_until(lambda: bool(heard), timeout=60, what="the exit notice from the session's node")
+        assert [(n.session_id, n.code) for n in heard] == [(sid, 4)]
+        out = await m.exec_command(sh("exec sleep 60", yield_time_ms=0))  # spread: a node with no session
+        [second] = [s.node for s in await m.list_sessions() if s.session_id == out.session_id]
+        assert [n.session_id for n in out.exit_notices] == [sid]
+        assert f"Session {sid} exited with code 4 (sleep 0.5; exit 4)" in out.to_text_output()
+        again = await m.exec_command(sh("echo again"))
+        assert again.exit_notices == ()  # told once
+    assert second != first
+
+
 async def running_session(m: Any) -> Any:
     """The one running session, once it is listed."""
     while True:

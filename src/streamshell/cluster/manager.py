@@ -73,6 +73,8 @@ class NodeSlot:
     """Why streamshell's actor could not start there, the last time it was tried."""
     broken_until: float = 0.0
     """Until then (``time.monotonic``), placement skips the node: its actor could not start."""
+    watcher: asyncio.Task[None] | None = None
+    """Hears of the exits of this client's sessions on the node as they happen."""
 
     @property
     def node_id(self) -> str:
@@ -181,6 +183,8 @@ class RaySessionManager:
         self._starting: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._exit_listeners: list[Callable[[ExitNotice], None]] = []
+        self._unwatched_exits: dict[int, ExitNotice] = {}
+        """Exits heard from the nodes that the next result of a call on any node tells of."""
         self._reclaiming: set[asyncio.Task[None]] = set()
         """Kills of sessions whose start was cancelled, under way."""
         self._closed = False
@@ -205,8 +209,7 @@ class RaySessionManager:
         """Start ``params.cmd`` in a new session on the node the placement picks."""
         reply = await self._start("exec_command", params, {}, on_output)
         output: ExecCommandOutput = reply.value
-        self._tell_exits(output)
-        return output
+        return self._with_exit_notices(output)
 
     async def write_stdin(
         self, params: WriteStdinParams, *, on_output: OutputCallback | None = None
@@ -215,8 +218,7 @@ class RaySessionManager:
         reply = await self._on_session(params.session_id, "write_stdin", (params,), {}, on_output)
         output: ExecCommandOutput = reply.value
         self._after(params.session_id, output)
-        self._tell_exits(output)
-        return output
+        return self._with_exit_notices(output)
 
     async def kill_session(
         self, session_id: int, *, max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
@@ -226,8 +228,7 @@ class RaySessionManager:
         reply = await self._on_session(session_id, "kill_session", (session_id,), kwargs, None)
         self._table.close(session_id)
         output: ExecCommandOutput = reply.value
-        self._tell_exits(output)
-        return output
+        return self._with_exit_notices(output)
 
     async def run(
         self, params: ExecCommandParams, *, timeout: float, on_output: OutputCallback | None = None
@@ -266,6 +267,10 @@ class RaySessionManager:
         attaching = [slot.attaching for slot in self._slots if slot.attaching is not None]
         await asyncio.gather(*attaching, return_exceptions=True)  # so none attaches after the close
         await asyncio.gather(*self._reclaiming, return_exceptions=True)  # they call the nodes
+        watchers = [slot.watcher for slot in self._slots if slot.watcher is not None]
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
         attached = [slot for slot in self._slots if slot.state is NodeState.ATTACHED]
         log.info("closing: killing the sessions of %r on %d node(s)", self.name, len(attached))
         await asyncio.gather(*(self._detach(slot) for slot in attached))
@@ -357,19 +362,52 @@ class RaySessionManager:
             raise self._table.gone_error(session_id, gone.how) from None
 
     def subscribe_exit_notices(self, listener: Callable[[ExitNotice], None]) -> Callable[[], None]:
-        """Call ``listener`` with each session exit a node's result tells of. A node's manager notes
-        exits nobody watched; they reach this client with that node's next result (not at once, as
-        on a local manager)."""
+        """Call ``listener`` at once whenever a session on any node exits while no call waits on it
+        (the same notice the next result of a call on any node carries); returns the function that
+        unsubscribes it."""
         self._exit_listeners.append(listener)
         return lambda: self._exit_listeners.remove(listener)
 
-    def _tell_exits(self, output: ExecCommandOutput) -> None:
-        for notice in output.exit_notices:
-            for listener in list(self._exit_listeners):
-                try:
-                    listener(notice)
-                except Exception:  # a listener's bug must not fail the call
-                    log.exception("an exit listener failed")
+    def _exited(self, notice: ExitNotice) -> None:
+        """A node tells of an exit nobody watched: the next result says so (once), listeners hear it now."""
+        if self.options.exit_notices and self._table.is_open(notice.session_id):
+            self._unwatched_exits[notice.session_id] = notice
+        for listener in list(self._exit_listeners):
+            try:
+                listener(notice)
+            except Exception:  # a listener's bug must not stop the node's notices
+                log.exception("an exit listener failed")
+
+    def _with_exit_notices(self, output: ExecCommandOutput) -> ExecCommandOutput:
+        """``output`` with the notices the local manager's result would carry: every exit heard
+        since the last result, from any node, but the one ``output`` reports itself."""
+        if isinstance(output.exit_status, Exited) and output.session_id is not None:
+            self._unwatched_exits.pop(output.session_id, None)
+        if not self._unwatched_exits:
+            return output
+        notices = tuple(
+            n if self._table.is_open(n.session_id) else dataclasses.replace(n, kept=False)
+            for n in self._unwatched_exits.values()
+        )
+        self._unwatched_exits.clear()
+        return dataclasses.replace(output, exit_notices=output.exit_notices + notices)
+
+    async def _watch_exits(self, slot: NodeSlot, handle: Any) -> None:
+        """Ask ``slot``'s node for exits, again and again, while it holds our sessions under ``handle``
+        (a long poll of a quarter of the lease; a node that fails is handled by the calls and renewals)."""
+        while slot.handle is handle and not self._closed:
+            ref = handle.exits.remote(self.name, self._client, self.orphan_grace / 4)
+            try:
+                reply: Reply = await ref
+            except asyncio.CancelledError:
+                ray.cancel(ref)
+                raise
+            except RayActorError:
+                return
+            if reply.dropped is not None:
+                return
+            for notice in reply.value:
+                self._exited(notice)
 
     def _after(self, session_id: int, output: ExecCommandOutput) -> None:
         if isinstance(output.exit_status, Exited):
@@ -580,6 +618,7 @@ class RaySessionManager:
                 continue
             slot.handle, slot.actor_pid, slot.state = handle, attached.pid, NodeState.ATTACHED
             slot.failure, slot.broken_until = None, 0.0
+            slot.watcher = asyncio.get_running_loop().create_task(self._watch_exits(slot, handle))
             if attached.sessions or attached.next_id:
                 sessions = [self._on(slot, info) for info in attached.sessions]
                 self._table.adopt(slot.index, sessions, attached.next_id)

@@ -27,7 +27,7 @@ import ray
 from .._engine.manager import SessionManager
 from .._engine.options import ManagerOptions
 from ..errors import StreamshellError
-from ..results import Ongoing
+from ..results import ExitNotice, Ongoing
 from ..tools.backlog import OutputBacklog
 from .wire import FORWARDED, Attached, Reply
 
@@ -91,6 +91,9 @@ class Tenant:
         self.renewed = time.monotonic()
         self.max_id = -1
         self._gone = gone
+        self._exits: list[ExitNotice] = []
+        self._exited = asyncio.Event()
+        manager.subscribe_exit_notices(self._exit)
 
     def __repr__(self) -> str:
         return f"<Tenant {self.name} client={self.client[:8]} lease={self.lease}s {self.manager!r}>"
@@ -102,6 +105,21 @@ class Tenant:
     @property
     def expires(self) -> float:
         return self.renewed + self.lease
+
+    def _exit(self, notice: ExitNotice) -> None:
+        self._exits.append(notice)
+        self._exited.set()
+
+    async def exits(self, client: str, within: float) -> tuple[ExitNotice, ...]:
+        """The exits nobody watched since the last time asked, as soon as there is one (or none,
+        after ``within`` seconds); none for a client that lost the name meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._exited.wait(), within)
+        if client != self.client:
+            return ()
+        self._exited.clear()
+        exits, self._exits = tuple(self._exits), []
+        return exits
 
     def take_gone(self) -> tuple[int, ...]:
         gone = tuple(self._gone)
@@ -155,9 +173,10 @@ class NodeActor:
         tenant = self._tenants.get(name)
         if tenant is None:
             gone: list[int] = []
-            manager = SessionManager(
-                session_directory(options, client_cwd), environ=self._environ, on_retire=gone.append
-            )
+            # The client tells of exits with the next result of a call on any node (it hears of
+            # them through :meth:`exits`): this node's results carry none of their own.
+            node_options = dataclasses.replace(session_directory(options, client_cwd), exit_notices=False)
+            manager = SessionManager(node_options, environ=self._environ, on_retire=gone.append)
             tenant = self._tenants[name] = Tenant(name, client, manager, lease, gone)
             log.info("client %s attached as %r (lease %.1f s)", client[:8], name, lease)
         elif tenant.client != client:
@@ -184,6 +203,14 @@ class NodeActor:
         if tenant is None:
             return Reply(dropped=dropped)
         return await tenant.invoke(method, args, kwargs)
+
+    async def exits(self, name: str, client: str, within: float) -> Reply:
+        """The exits of ``client``'s sessions that no call watched, as soon as one happens (a long
+        poll: none after ``within`` seconds, so the client asks again)."""
+        tenant, dropped = self._tenant(name, client)
+        if tenant is None:
+            return Reply(dropped=dropped)
+        return Reply(await tenant.exits(client, within))
 
     def _tenant(self, name: str, client: str) -> tuple[Tenant | None, str | None]:
         """``client``'s tenant ``name``; or None, and how its sessions ended for ``client``."""

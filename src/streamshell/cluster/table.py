@@ -146,6 +146,10 @@ class SessionTable:
             raise SessionEndedError(session_id, "has ended")
         raise UnknownSessionError(session_id)
 
+    def is_open(self, session_id: int) -> bool:
+        """Whether ``session_id`` is believed open on its node (its unread output still there)."""
+        return session_id in self._live
+
     def heard(self, session_id: int) -> None:
         """A call on ``session_id`` came back with the session still open."""
         seen = self._live.get(session_id)
