@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -259,6 +260,59 @@ CASES: list[tuple[str, str, str]] = [
     # --- tools that do not exist
     ("foo_tool", "{}", "unsupported call: foo_tool"),
     ("local_shell", '{"command": ["ls"]}', "unsupported call: local_shell"),
+    # --- hostile input: every one is a tool result, none raises (issue 10, finding 4)
+    (
+        "exec_command",
+        '{"cmd": "echo \ud800"}',  # a lone surrogate in the text itself, not as an escape
+        P + "cmd: invalid unicode code point: the string holds a lone surrogate at line 1 column 18",
+    ),
+    (
+        "exec_command",
+        '{"\\udcff": 1}',
+        P
+        + "unknown field `\\udcff`, expected one of `cmd`, `yield_time_ms`, `max_output_tokens`, `shell`, `login`, `workdir`, `env`, `tty` at line 1 column 9",
+    ),
+    ("write_stdin", '{"session_id": ' + "9" * 400 + "}", P + "number out of range at line 1 column 415"),
+    ("write_stdin", '{"session_id": 1' + "0" * 5000 + "}", P + "number out of range at line 1 column 5016"),
+    ("exec_command", "[" * 100_000, P + "recursion limit exceeded at line 1 column 129"),
+    (
+        "exec_command",
+        '{"cmd": ' + "[" * 129 + "]" * 129 + "}",
+        P + "recursion limit exceeded at line 1 column 137",
+    ),
+    # --- a huge value is quoted cut short, with a count of the rest (finding 5)
+    (
+        "exec_command",
+        '{"cmd": "ls", "login": "' + "y" * 1_000_000 + '"}',
+        P
+        + 'login: invalid type: string "'
+        + "y" * 200
+        + '…" (999800 more characters), expected a boolean at line 1 column 1000025',
+    ),
+    ("x" * 100_000, "{}", "unsupported call: " + "x" * 200 + "… (99800 more characters)"),
+    # --- the shell tool's timeout is bounded, and a path cannot hide a NUL (findings 9, 10)
+    (
+        "shell",
+        '{"command": ["sleep", "1000"], "timeout_ms": 18446744073709551615}',
+        P
+        + "timeout_ms: invalid value: integer `18446744073709551615`, expected at most 600000 (10 minutes) at line 1 column 65",
+    ),
+    (
+        "shell",
+        '{"command": ["sleep", "1000"], "timeout": 1000000000}',
+        P
+        + "timeout_ms: invalid value: integer `1000000000`, expected at most 600000 (10 minutes) at line 1 column 52",
+    ),
+    (
+        "exec_command",
+        '{"cmd": "pwd", "workdir": "/tmp\\u0000/etc"}',
+        P + "workdir: contains a NUL byte (at character 4); a path cannot hold one at line 1 column 42",
+    ),
+    (
+        "shell",
+        '{"command": ["pwd"], "workdir": "/tmp\\u0000/etc"}',
+        P + "workdir: contains a NUL byte (at character 4); a path cannot hold one at line 1 column 48",
+    ),
 ]
 
 
@@ -309,3 +363,71 @@ async def test_bad_call_gets_one_clear_error_and_changes_nothing(
             chars = ""
         fresh = await handle_function_call(manager, "exec_command", '{"cmd": "echo ok", "login": false}')
         assert fresh.success and fresh.content.endswith("Output:\nok\r\n")
+
+
+class _Unreadable(Mapping[str, object]):
+    """Arguments from a Python caller whose mapping breaks when read (an SDK object gone wrong)."""
+
+    def __getitem__(self, key: str) -> object:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        raise RuntimeError("this mapping cannot be read")
+
+    def __len__(self) -> int:
+        return 1
+
+
+# Arguments as Python objects (what MCP clients and adapters hand over), not JSON text.
+OBJECT_CASES: list[tuple[object, object, str]] = [
+    ("exec_command", 5, P + "invalid type: integer `5`, expected struct ExecCommandParams"),
+    ("exec_command", [1], P + "invalid type: sequence, expected struct ExecCommandParams"),
+    ("exec_command", b"{}", P + "invalid type: bytes (not JSON), expected struct ExecCommandParams"),
+    ("write_stdin", {"session_id": 10**400, "chars": ""}, P + "session_id: number out of range"),
+    (
+        "write_stdin",
+        {"session_id": 1e400, "chars": ""},
+        P + "session_id: invalid type: floating point `Infinity.0`, expected u32",
+    ),
+    (
+        "exec_command",
+        {"\ud800": 1},
+        P
+        + "unknown field `\\ud800`, expected one of `cmd`, `yield_time_ms`, `max_output_tokens`, `shell`, `login`, `workdir`, `env`, `tty`",
+    ),
+    (
+        "exec_command",
+        {1: "x"},
+        P
+        + "unknown field `1`, expected one of `cmd`, `yield_time_ms`, `max_output_tokens`, `shell`, `login`, `workdir`, `env`, `tty`",
+    ),
+    (
+        "exec_command",
+        {"cmd": "x", "env": {"\ud800": "a"}},
+        P + "env.\\ud800: invalid unicode code point: the string holds a lone surrogate",
+    ),
+    (
+        "exec_command",
+        {"cmd": "pwd", "workdir": "/tmp\0/etc"},
+        P + "workdir: contains a NUL byte (at character 4); a path cannot hold one",
+    ),
+    (
+        "shell",
+        {"command": ["true"], "timeout_ms": 10**9},
+        P + "timeout_ms: invalid value: integer `1000000000`, expected at most 600000 (10 minutes)",
+    ),
+    (5, "{}", "unsupported call: 5"),
+    ("\udc80", "{}", "unsupported call: \\udc80"),
+    ("exec_command", _Unreadable(), "internal error: RuntimeError: this mapping cannot be read"),
+]
+
+
+@pytest.mark.parametrize(("tool", "arguments", "expected"), OBJECT_CASES, ids=range(len(OBJECT_CASES)))
+async def test_any_python_value_is_a_tool_result(
+    manager: SessionManager, tool: object, arguments: object, expected: str
+) -> None:
+    """handle_function_call never raises, whatever it is handed; its text can always be sent."""
+    result = await handle_function_call(manager, tool, arguments)  # type: ignore[arg-type]
+    assert (result.content, result.success, result.error) == (expected, False, True)
+    result.content.encode()
+    assert manager.list_sessions() == []

@@ -14,17 +14,25 @@ from __future__ import annotations
 import enum
 import json
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .errors import InvalidArgumentsError
+from .errors import SHOWN_CHARACTERS, InvalidArgumentsError, shown
 
 U32_MAX = 2**32 - 1
 U64_MAX = 2**64 - 1
 I64_MIN = -(2**63)
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
+
+RECURSION_LIMIT = 128
+"""serde_json's nesting limit: deeper arrays and objects are ``recursion limit exceeded``."""
+
+LONGEST_INTEGER = len(str(I64_MIN))
+"""Digits (and sign) of the longest integer literal that can fit 64 bits: longer ones are read as
+floats, as serde_json reads them, so a 400-digit number is ``number out of range``."""
 
 
 class Kind(enum.Enum):
@@ -64,6 +72,7 @@ _INT_RANGES = {
     Kind.U64: (0, U64_MAX),
     Kind.USIZE: (0, U64_MAX),
 }
+_LARGEST_FLOAT = int(sys.float_info.max)
 
 
 def _rust_float(value: float) -> str:
@@ -73,16 +82,19 @@ def _rust_float(value: float) -> str:
 
 
 def _rust_debug_str(value: str) -> str:
-    """Quote a string the way Rust's ``{:?}`` does."""
+    """Quote a string the way Rust's ``{:?}`` does; a long one is cut, with a count of the rest."""
     escapes = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+    cut = len(value) - SHOWN_CHARACTERS
     out = []
-    for ch in value:
+    for ch in value[:SHOWN_CHARACTERS]:
         if ch in escapes:
             out.append(escapes[ch])
         elif not ch.isprintable():
             out.append(f"\\u{{{ord(ch):x}}}")
         else:
             out.append(ch)
+    if cut > 0:
+        return '"' + "".join(out) + f'…" ({cut} more characters)'
     return '"' + "".join(out) + '"'
 
 
@@ -95,14 +107,19 @@ def _unexpected(value: object) -> str:
     if isinstance(value, int):
         if I64_MIN <= value <= U64_MAX:
             return f"integer `{value}`"
-        return f"floating point `{_rust_float(float(value))}`"
+        try:
+            return f"floating point `{_rust_float(float(value))}`"
+        except OverflowError:
+            return "number out of range"
     if isinstance(value, float):
         return f"floating point `{_rust_float(value)}`"
     if isinstance(value, str):
         return f"string {_rust_debug_str(value)}"
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return "sequence"
-    return "map"
+    if isinstance(value, Mapping):
+        return "map"
+    return f"{type(value).__name__} (not JSON)"
 
 
 def _is_unicode(value: str) -> bool:
@@ -117,6 +134,8 @@ def check_value(kind: Kind, value: object, *, nullable: bool = False) -> str | N
     """Why ``value`` does not fit ``kind`` (serde's wording), or None when it does."""
     if value is None and nullable:
         return None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _LARGEST_FLOAT:
+        return "number out of range"
     if kind in _INT_RANGES:
         if isinstance(value, int) and not isinstance(value, bool) and I64_MIN <= value <= U64_MAX:
             low, high = _INT_RANGES[kind]
@@ -142,7 +161,7 @@ def check_string_map(name: str, value: Mapping[Any, Any]) -> str | None:
     for key, item in value.items():
         problem = check_value(Kind.STRING, key) or check_value(Kind.STRING, item)
         if problem:
-            return f"{name}.{key}: {problem}"
+            return f"{name}.{shown(key)}: {problem}"
     return None
 
 
@@ -182,13 +201,31 @@ def check_field(field: Field, value: object) -> str | None:
     if problem:
         return f"{field.name}: {problem}"
     if field.choices and value is not None and value not in field.choices:
-        return f"{field.name}: unknown variant `{value}`, expected {_one_of(field.choices)}"
+        return f"{field.name}: unknown variant `{shown(value)}`, expected {_one_of(field.choices)}"
     if field.kind is Kind.ENVIRONMENT and isinstance(value, Mapping | list | tuple):
         return check_environment(field.name, value)
     if field.kind is Kind.STRING_LIST and isinstance(value, list | tuple):
         return check_string_list(field.name, value)
     problem = field.check(value) if field.check is not None and value is not None else None
     return f"{field.name}: {problem}" if problem else None
+
+
+def at_most(limit: int, meaning: str) -> Callable[[Any], str | None]:
+    """A rule for numbers: at most ``limit`` (``meaning`` says it in words, e.g. "10 minutes")."""
+
+    def check(value: Any) -> str | None:
+        if value > limit:
+            return f"invalid value: integer `{value}`, expected at most {limit} ({meaning})"
+        return None
+
+    return check
+
+
+def no_nul_byte(value: Any) -> str | None:
+    """A rule for paths: C strings end at a NUL, so ``/tmp\\0/etc`` would silently become ``/tmp``."""
+    if "\0" in value:
+        return f"contains a NUL byte (at character {value.index(chr(0))}); a path cannot hold one"
+    return None
 
 
 def _by_name(fields: Sequence[Field]) -> dict[str, Field]:
@@ -213,18 +250,24 @@ class _Reader:
     def __init__(self, text: str) -> None:
         self.text = text
         self.index = 0
-        self._decoder = json.JSONDecoder(parse_constant=self._reject_constant)
+        self._decoder = json.JSONDecoder(parse_constant=self._reject_constant, parse_int=self._integer)
 
     @staticmethod
     def _reject_constant(name: str) -> Any:
         raise ValueError(name)
+
+    @staticmethod
+    def _integer(literal: str) -> int | float:
+        """An integer literal too long for 64 bits is read as a float (inf when huge), as serde_json
+        does; Python's own ``int`` would refuse past 4300 digits."""
+        return int(literal) if len(literal) <= LONGEST_INTEGER else float(literal)
 
     def fail(self, message: str, index: int | None = None) -> InvalidArgumentsError:
         """An error at ``index`` (default: just after what was consumed)."""
         at = self.index if index is None else min(index, len(self.text))
         before = self.text[:at]
         line = before.count("\n") + 1
-        column = len(before[before.rfind("\n") + 1 :].encode())
+        column = len(before[before.rfind("\n") + 1 :].encode("utf-8", "surrogatepass"))
         return InvalidArgumentsError(f"{message} at line {line} column {column}")
 
     def fail_peek(self, message: str) -> InvalidArgumentsError:
@@ -260,14 +303,51 @@ class _Reader:
             raise self.fail("EOF while parsing a value", len(self.text))
         if first == '"':
             return self.string()
+        start = self.index
         try:
             value, self.index = self._decoder.raw_decode(self.text, self.index)
+        except RecursionError:
+            raise self.fail("recursion limit exceeded", self._too_deep(start)) from None
         except (json.JSONDecodeError, ValueError) as e:
             pos = e.pos if isinstance(e, json.JSONDecodeError) else self.index
             raise self.fail("expected value", pos + 1) from None
         if isinstance(value, float) and not math.isfinite(value):
             raise self.fail("number out of range")
+        if isinstance(value, list | dict) and _depth(value) > RECURSION_LIMIT:
+            raise self.fail("recursion limit exceeded", self._too_deep(start))
         return value
+
+    def _too_deep(self, start: int) -> int:
+        """Just after the bracket that opens level RECURSION_LIMIT + 1, from ``start`` on."""
+        text, depth, index, in_string = self.text, 0, start, False
+        while index < len(text):
+            ch = text[index]
+            if in_string:
+                if ch == "\\":
+                    index += 1
+                elif ch == '"':
+                    in_string = False
+            elif ch == '"':
+                in_string = True
+            elif ch in "[{":
+                depth += 1
+                if depth > RECURSION_LIMIT:
+                    return index + 1
+            elif ch in "]}":
+                depth -= 1
+            index += 1
+        return len(text)
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value``'s lists and objects nest (without recursing: it may be deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, list | dict):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def decode_struct(text: str, struct_name: str, fields: Sequence[Field]) -> dict[str, Any]:
@@ -295,7 +375,8 @@ def decode_struct(text: str, struct_name: str, fields: Sequence[Field]) -> dict[
         key = reader.string()
         field = by_name.get(key)
         if field is None:
-            raise reader.fail(f"unknown field `{key}`, expected {_one_of([f.name for f in fields])}")
+            expected = _one_of([f.name for f in fields])
+            raise reader.fail(f"unknown field `{shown(key)}`, expected {expected}")
         if field.name in found:
             raise reader.fail(f"duplicate field `{field.name}`")
         ch = reader.skip_ws()
@@ -325,18 +406,21 @@ def decode_struct(text: str, struct_name: str, fields: Sequence[Field]) -> dict[
     return found
 
 
-def decode_mapping(arguments: Mapping[str, Any] | None, fields: Sequence[Field]) -> dict[str, Any]:
+def decode_mapping(arguments: object, struct_name: str, fields: Sequence[Field]) -> dict[str, Any]:
     """Check already-parsed arguments (an MCP client sends an object, not a JSON string).
 
-    Same rules and messages as :func:`decode_struct`, without positions.
+    Same rules and messages as :func:`decode_struct`, without positions. Anything but a
+    mapping (or None, no arguments) is refused as serde refuses a JSON value of the wrong type.
     """
+    if arguments is not None and not isinstance(arguments, Mapping):
+        raise InvalidArgumentsError(f"invalid type: {_unexpected(arguments)}, expected struct {struct_name}")
     by_name = _by_name(fields)
     expected = _one_of([f.name for f in fields])
     found: dict[str, Any] = {}
     for key, value in (arguments or {}).items():
-        field = by_name.get(key)
+        field = by_name.get(key) if isinstance(key, str) else None
         if field is None:
-            raise InvalidArgumentsError(f"unknown field `{key}`, expected {expected}")
+            raise InvalidArgumentsError(f"unknown field `{shown(key)}`, expected {expected}")
         if field.name in found:
             raise InvalidArgumentsError(f"duplicate field `{field.name}`")
         problem = check_field(field, value)

@@ -21,6 +21,35 @@ def _restore(cls: type[StreamshellError], text: str, attributes: dict[str, Any])
     return error
 
 
+SHOWN_CHARACTERS = 200
+"""At most this many characters of a value an error text quotes (a 100 MB field gives a short error)."""
+
+
+def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
+    """``value`` as an error text quotes it: cut to ``limit`` characters with a count of the rest,
+    and lone surrogates escaped (``\\ud800``), so the text can always be encoded and sent."""
+    if not isinstance(value, str):
+        try:
+            value = str(value)
+        except Exception:  # an int past Python's digit limit, a broken __str__
+            value = f"<a {type(value).__name__} that cannot be shown>"
+    cut = len(value) - limit
+    text = value[:limit] if cut > 0 else value
+    text = encodable(text)
+    return f"{text}… ({cut} more characters)" if cut > 0 else text
+
+
+def encodable(text: str) -> str:
+    """``text`` with any lone surrogate written as a ``\\uXXXX`` escape: valid Unicode to send."""
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
+    return text
+
+
 class StreamshellError(Exception):
     """Base class: a call failed and nothing else changed.
 
@@ -49,7 +78,7 @@ class UnsupportedCallError(StreamshellError):
     """The model called a tool name that streamshell does not serve."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"unsupported call: {name}")
+        super().__init__(f"unsupported call: {shown(name)}")
 
 
 class SpawnError(StreamshellError):

@@ -18,7 +18,16 @@ from typing import Any, Self, cast
 
 import regex
 
-from ._parsing import Field, Kind, check_field, decode_mapping, decode_struct, environment_entries
+from ._parsing import (
+    Field,
+    Kind,
+    at_most,
+    check_field,
+    decode_mapping,
+    decode_struct,
+    environment_entries,
+    no_nul_byte,
+)
 from .errors import InvalidArgumentsError
 from .profiles import Profile
 
@@ -26,6 +35,8 @@ DEFAULT_EXEC_YIELD_TIME_MS = 10_000
 DEFAULT_WRITE_YIELD_TIME_MS = 250
 DEFAULT_MAX_OUTPUT_TOKENS = 10_000
 DEFAULT_SHELL = "/bin/bash"
+MAX_SHELL_TIMEOUT_MS = 600_000
+"""The longest ``timeout_ms`` the one-shot shell tool accepts: a call blocks the agent that long."""
 
 RAW_VIEW = "raw"
 """The output as printed, the reference's bytes (the default)."""
@@ -134,9 +145,12 @@ def optional(
     group: Group = Group.REFERENCE,
     aliases: tuple[str, ...] = (),
     unified: Unified | None = None,
+    check: Callable[[Any], str | None] | None = None,
 ) -> Any:
     """A parameter whose default is None (the tool's own default applies)."""
-    return field(default=None, metadata=doc(description, group=group, aliases=aliases, unified=unified))
+    return field(
+        default=None, metadata=doc(description, group=group, aliases=aliases, unified=unified, check=check)
+    )
 
 
 @dataclass(frozen=True)
@@ -253,11 +267,10 @@ class Params:
         return cls._from_checked(decode_struct(arguments, cls.__name__, _accepted(cls, profile)), profile)
 
     @classmethod
-    def from_arguments(
-        cls, arguments: Mapping[str, Any] | None, profile: Profile = Profile.REFERENCE
-    ) -> Self:
-        """Check already-parsed arguments (an MCP ``tools/call``): same rules, no positions."""
-        return cls._from_checked(decode_mapping(arguments, _accepted(cls, profile)), profile)
+    def from_arguments(cls, arguments: object, profile: Profile = Profile.REFERENCE) -> Self:
+        """Check already-parsed arguments (an MCP ``tools/call``): same rules, no positions.
+        Anything but a mapping or None is refused with serde's ``invalid type`` text."""
+        return cls._from_checked(decode_mapping(arguments, cls.__name__, _accepted(cls, profile)), profile)
 
     def to_dict(self) -> dict[str, Any]:
         """The parameters as JSON-ready arguments (all fields, defaults included)."""
@@ -341,6 +354,7 @@ class ExecCommandParams(Params):
         "The working directory for the command. Defaults to the server's.",
         group=Group.EXTENDED,
         unified=Unified("Working directory for the command. Defaults to the turn cwd."),
+        check=no_nul_byte,
     )
     env: Mapping[str, str] | None = optional(
         'Extra environment variables for the command, as "NAME=value" strings.', group=Group.EXTENDED
@@ -449,7 +463,11 @@ class ShellToolCallParams(Params):
     """
 
     command: tuple[str, ...] = field(metadata=doc("The command to execute"))
-    workdir: str | None = optional("The working directory to execute the command in")
-    timeout_ms: int | None = optional("The timeout for the command in milliseconds", aliases=("timeout",))
+    workdir: str | None = optional("The working directory to execute the command in", check=no_nul_byte)
+    timeout_ms: int | None = optional(
+        "The timeout for the command in milliseconds",
+        aliases=("timeout",),
+        check=at_most(MAX_SHELL_TIMEOUT_MS, f"{MAX_SHELL_TIMEOUT_MS // 60_000} minutes"),
+    )
     with_escalated_permissions: bool | None = optional(_ESCALATE, group=Group.ESCALATION)
     justification: str | None = optional(_JUSTIFICATION, group=Group.ESCALATION)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from ..errors import shown
+
 DEFAULT_DROP_ENV_CONTAINING = ("KEY", "SECRET", "TOKEN", "PASSWORD")
 """Variables whose upper-cased name contains one of these are not passed on."""
 
@@ -39,7 +41,7 @@ def child_environment(inherited: Mapping[str, str], extra: Mapping[str, str], *,
 def check_env_entry(name: str, value: str) -> str | None:
     """Why ``name=value`` cannot be passed to a process, or None."""
     if not name or "=" in name:
-        return f"environment variable name {name!r} must be non-empty and contain no '='"
+        return f"environment variable name {shown(name)!r} must be non-empty and contain no '='"
     if "\0" in name or "\0" in value:
-        return f"environment variable {name!r} contains a NUL byte"
+        return f"environment variable {shown(name)!r} contains a NUL byte"
     return None

@@ -23,6 +23,7 @@ import termios
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..errors import shown
 from .posix_spawn import PosixSpawn, SetupError, load
 
 ROWS = 24
@@ -71,24 +72,27 @@ def resolve_executable(name: str, env: dict[str, str]) -> str:
     if not name:
         raise LaunchError("Unable to spawn an empty program name")
     if "\0" in name:
-        raise LaunchError(f"Unable to spawn {name!r}: the name contains a NUL byte")
+        raise LaunchError(f"Unable to spawn {shown(name)!r}: the name contains a NUL byte")
+    quoted = shown(name)
     if "/" not in name:
         path = env.get("PATH", os.defpath)
         found = shutil.which(name, path=path)
         if found is None:
-            raise LaunchError(f'Unable to spawn {name} because:\nNo viable candidates found in PATH "{path}"')
+            raise LaunchError(
+                f'Unable to spawn {quoted} because:\nNo viable candidates found in PATH "{shown(path)}"'
+            )
         return found
     if os.path.isdir(name):
-        raise LaunchError(f"Unable to spawn {name} because it is a directory")
+        raise LaunchError(f"Unable to spawn {quoted} because it is a directory")
     if not os.access(name, os.X_OK):
         if os.path.exists(name):
             raise LaunchError(
-                f"Unable to spawn {name} because it is not executable ({_errno_text(errno.EACCES)})",
+                f"Unable to spawn {quoted} because it is not executable ({_errno_text(errno.EACCES)})",
                 errno.EACCES,
             )
         missing = _errno_text(errno.ENOENT)
         raise LaunchError(
-            f"Unable to spawn {name} because it doesn't exist on the filesystem ({missing})", errno.ENOENT
+            f"Unable to spawn {quoted} because it doesn't exist on the filesystem ({missing})", errno.ENOENT
         )
     return name
 
@@ -105,10 +109,12 @@ def _check_arguments(launch: Launch) -> None:
 
 
 def _check_working_directory(cwd: str) -> None:
+    if "\0" in cwd:
+        raise LaunchError(f"working directory {shown(cwd)!r} contains a NUL byte")
     if not os.path.isdir(cwd):
         exists = os.path.exists(cwd)
         what = "is not a directory" if exists else "does not exist"
-        raise LaunchError(f"working directory {cwd} {what}", errno.ENOTDIR if exists else errno.ENOENT)
+        raise LaunchError(f"working directory {shown(cwd)} {what}", errno.ENOTDIR if exists else errno.ENOENT)
 
 
 def _program(launch: Launch) -> str:
@@ -174,8 +180,8 @@ def _popen(path: str, launch: Launch, stdin: int, stdout: int, ctty: bool) -> su
 
 def _start_failed(path: str, err: OSError) -> LaunchError:
     if isinstance(err, SetupError):
-        return LaunchError(f"Unable to spawn {path}: could not prepare the child ({err.strerror})")
-    return LaunchError(f"Unable to spawn {path}: {_errno_text(err.errno or 0)}", err.errno)
+        return LaunchError(f"Unable to spawn {shown(path)}: could not prepare the child ({err.strerror})")
+    return LaunchError(f"Unable to spawn {shown(path)}: {_errno_text(err.errno or 0)}", err.errno)
 
 
 def _no_pty(err: OSError) -> LaunchError:

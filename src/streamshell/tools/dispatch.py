@@ -6,11 +6,15 @@ their calls here.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Collection
 
-from ..errors import StreamshellError, UnsupportedCallError
+from ..errors import StreamshellError, UnsupportedCallError, encodable, shown
 from .backend import OutputCallback, SessionBackend
 from .registry import TOOLS, Arguments, FunctionCallOutput
+
+log = logging.getLogger(__name__)
 
 
 async def handle_function_call(
@@ -28,12 +32,18 @@ async def handle_function_call(
     parsed with serde_json's messages and positions; a mapping is checked by the same
     rules. ``on_output`` receives the command's output live while the call waits. Every
     failure (bad arguments, unknown or ended session, spawn failure, unknown tool) comes
-    back as ``success=False, error=True`` with the error's text; nothing raises.
+    back as ``success=False, error=True`` with the error's text; nothing raises, whatever
+    ``name`` and ``arguments`` hold (a bug of ours becomes an ``internal error`` result, logged
+    with its traceback). The content is always valid Unicode (lone surrogates escaped).
     """
-    tool = TOOLS.get(name)
+    tool = TOOLS.get(name) if isinstance(name, str) else None
     try:
         if tool is None or (tools is not None and name not in tools):
             raise UnsupportedCallError(name)
-        return await tool.call(manager, arguments, on_output)
+        result = await tool.call(manager, arguments, on_output)
     except StreamshellError as e:
-        return FunctionCallOutput.failure(str(e))
+        return FunctionCallOutput.failure(encodable(str(e)))
+    except Exception as e:
+        log.exception("tool call %s failed with an unexpected error", shown(name, 40))
+        return FunctionCallOutput.failure(f"internal error: {type(e).__name__}: {shown(e)}")
+    return dataclasses.replace(result, content=encodable(result.content))
