@@ -173,3 +173,26 @@ async def test_yield_time_is_capped() -> None:
 async def test_a_shell_found_on_path(manager: SessionManager) -> None:
     out = await manager.exec_command(sh("echo $0", shell="sh"))
     assert out.output == "sh\r\n"
+
+
+async def test_a_deleted_working_directory_breaks_only_the_calls_that_need_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rm -rf $PWD` under a running server: calls without an absolute workdir get a spawn error,
+    the rest work, and a manager made afterwards (a new MCP client's) still starts (issue 10, 2)."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    async with SessionManager() as before:
+        gone.rmdir()
+        with pytest.raises(SpawnError, match=r"session id 0: working directory .*/gone does not exist$"):
+            await before.exec_command(sh("pwd"))
+        assert (await before.exec_command(sh("pwd", workdir="/"))).output == "/\r\n"
+        async with SessionManager() as after:
+            with pytest.raises(SpawnError, match=r"session id 0: no working directory: .* absolute path$"):
+                await after.exec_command(sh("pwd", workdir="relative"))
+            assert (await after.exec_command(sh("pwd", workdir=str(tmp_path)))).output == f"{tmp_path}\r\n"
+            result = await handle_function_call(after, "shell", {"command": ["pwd"]})
+            assert result.content.startswith("execution error: no working directory:")
+            result = await handle_function_call(after, "shell", {"command": ["pwd"], "workdir": "/"})
+            assert result.success and '"output":"/\\n"' in result.content

@@ -67,14 +67,22 @@ async def test_the_interrupt_character_is_the_terminals(manager: SessionManager)
 
 async def test_pending_input_is_bounded(manager: SessionManager) -> None:
     sid = await start(manager, "sleep 600")
-    with pytest.raises(
-        WriteError, match=r"^failed to write to stdin: .* at most 1048576 bytes can be queued$"
-    ):
+    too_large = (
+        "failed to write to stdin: the input is too large (1048577 bytes): "
+        "at most 1048576 bytes can be queued"
+    )
+    with pytest.raises(WriteError) as e:
         await manager.write_stdin(WriteStdinParams(sid, "y" * (MAX_PENDING_INPUT + 1)))
+    assert str(e.value) == too_large  # not "0 bytes of earlier input are still waiting" (issue 10, 12)
     result = await handle_function_call(
         manager, "write_stdin", f'{{"session_id": {sid}, "chars": "{"y" * (MAX_PENDING_INPUT + 1)}"}}'
     )
-    assert not result.success and result.content.startswith("failed to write to stdin: ")
+    assert (result.content, result.success) == (too_large, False)
+    half = "y" * (MAX_PENDING_INPUT // 2 + 1)
+    stuck = await manager.write_stdin(WriteStdinParams(sid, half, yield_time_ms=0))
+    with pytest.raises(WriteError, match=r"^failed to write to stdin: \d+ bytes of earlier input are still"):
+        await manager.write_stdin(WriteStdinParams(sid, "y" * (MAX_PENDING_INPUT * 3 // 4)))
+    assert stuck.pending_input_bytes > 0
     still = await manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=0))
     assert still.exit_status == Ongoing(sid)
 

@@ -73,6 +73,16 @@ ExitListener = Callable[[ExitNotice], None]
 CallParams = ExecCommandParams | WriteStdinParams
 
 
+def _current_directory() -> str | None:
+    """This process's working directory, or None when it was deleted (``rm -rf $PWD``): then each
+    session needs an absolute ``workdir``, and nothing else breaks."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        log.warning("the working directory of this process was deleted; sessions need an absolute workdir")
+        return None
+
+
 def _kill_process_groups(pgids: set[int]) -> None:
     """Last resort at interpreter exit (or garbage collection) of an unclosed manager."""
     for pgid in list(pgids):
@@ -107,7 +117,7 @@ class SessionManager:
         self.options = options if options is not None else ManagerOptions(**kwargs)
         opts = self.options
         self._idle_window = opts.max_unread_bytes // 2
-        self._cwd = opts.workspace()
+        self._cwd = opts.cwd or _current_directory()
         self._rules = RULES[opts.profile]
         self._on_retire = on_retire
         inherited = inherited_environment(
@@ -349,7 +359,16 @@ class SessionManager:
             problem = check_env_entry(name, value)
             if problem:
                 raise LaunchError(problem)
-        cwd = os.path.join(self._cwd, os.path.expanduser(params.workdir)) if params.workdir else self._cwd
+        workdir = os.path.expanduser(params.workdir) if params.workdir else None
+        if workdir is not None and os.path.isabs(workdir):
+            cwd = workdir
+        elif self._cwd is None:
+            raise LaunchError(
+                "no working directory: this process's own was deleted before the session manager was "
+                "made; give workdir as an absolute path"
+            )
+        else:
+            cwd = os.path.join(self._cwd, workdir) if workdir else self._cwd
         env = self._base_env[params.tty]
         if params.env:
             env = {**env, **params.env}

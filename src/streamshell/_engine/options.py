@@ -97,7 +97,10 @@ def _boolean(value: Any) -> bool:
 
 def _directory(value: Any) -> str:
     if isinstance(value, str | os.PathLike) and os.fspath(value):
-        path = os.path.abspath(os.path.expanduser(os.fspath(value)))
+        try:
+            path = os.path.abspath(os.path.expanduser(os.fspath(value)))
+        except (FileNotFoundError, ValueError):  # relative to a deleted directory; a NUL byte
+            raise Rejected from None
         if os.path.isdir(path):
             return path
     raise Rejected
