@@ -180,3 +180,34 @@ def test_answering_initialize_loads_neither_the_engine_nor_the_tools(tmp_path: P
     modules = set(imported.read_text().split("\n"))
     assert {m for m in modules if m.split(".")[0] == "streamshell"} == STARTUP_PATH
     assert not modules & {"pyte", "regex", "wcwidth"}
+
+
+WRAPPED_SERVE = """
+import os, resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+for fd in os.pipe():
+    os.set_inheritable(fd, True)  # what a careless embedding program or client leaves open
+os.execv(sys.executable, [sys.executable, "-m", "streamshell", "serve"])
+"""
+
+
+async def test_sessions_get_neither_the_servers_fds_nor_its_raised_limit(tmp_path: Path) -> None:
+    """The server raises its open-files limit for its own many fds; sessions get the limit it was
+    started with, and none of its fds (issue 10, findings 3 and 13)."""
+    params = StdioServerParameters(command=sys.executable, args=["-c", WRAPPED_SERVE], env=dict(os.environ))
+    with (tmp_path / "stderr").open("w") as errlog:
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            for tty in (True, False):
+                cmd = "ulimit -n; ls -1 /proc/$$/fd; cat /proc/$PPID/limits"
+                text, error = await call_tool(
+                    session, "exec_command", {"cmd": cmd, "login": False, "shell": "/bin/sh", "tty": tty}
+                )
+                assert not error, text
+                lines = body(text).splitlines()
+                assert lines[:4] == ["256", "0", "1", "2"], text
+                server_limit = next(line for line in lines if line.startswith("Max open files"))
+                assert server_limit.split()[3] != "256", "the server itself keeps its raised limit"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 from pathlib import Path
@@ -61,3 +62,45 @@ async def test_a_setup_failure_is_a_spawn_error_that_says_so(monkeypatch: pytest
         "failed to create exec command session for session id 0: Unable to spawn /bin/bash: could not "
         "prepare the child (posix_spawn_file_actions_addchdir_np: Cannot allocate memory)"
     )
+
+
+@pytest.fixture(params=["closefrom", "close actions"])
+def fd_closing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """How the child's fds >= 3 are closed: glibc >= 2.34's closefrom action, or (older libcs)
+    one close action per inheritable fd."""
+    spawner = posix_spawn.load()
+    assert spawner is not None
+    if request.param == "close actions":
+        monkeypatch.setattr(spawner, "_closefrom", None)
+    return str(request.param)
+
+
+@pytest.mark.spawn_paths()
+@pytest.mark.parametrize("tty", [True, False])
+async def test_a_session_inherits_only_stdin_stdout_and_stderr(tty: bool, fd_closing: str) -> None:
+    """An inheritable fd of the program that runs the manager (a listen socket, a pipe) does not
+    reach sessions (issue 10, finding 3)."""
+    read_end, write_end = os.pipe()
+    os.set_inheritable(read_end, True)
+    os.set_inheritable(write_end, True)
+    try:
+        async with SessionManager() as manager:
+            out = await manager.exec_command(
+                ExecCommandParams(cmd="ls /proc/$$/fd", shell="/bin/sh", login=False, tty=tty)
+            )
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert sorted(out.output.split()) == ["0", "1", "2"], out.output
+
+
+@pytest.mark.spawn_paths()
+@pytest.mark.parametrize("tty", [True, False])
+async def test_sessions_get_the_open_files_limit_they_are_given(tty: bool) -> None:
+    """A server that raised its own RLIMIT_NOFILE gives sessions the limit it started with
+    (issue 10, finding 13); this process's own limit is unchanged afterwards."""
+    before = resource.getrlimit(resource.RLIMIT_NOFILE)
+    async with SessionManager(open_files_limit=100) as manager:
+        out = await manager.exec_command(ExecCommandParams(cmd="ulimit -n", login=False, tty=tty))
+    assert out.output.split() == ["100"]
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == before

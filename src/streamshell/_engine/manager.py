@@ -372,7 +372,8 @@ class SessionManager:
         env = self._base_env[params.tty]
         if params.env:
             env = {**env, **params.env}
-        return Launch([params.shell, "-lc" if params.login else "-c", params.cmd], env, cwd)
+        argv = [params.shell, "-lc" if params.login else "-c", params.cmd]
+        return Launch(argv, env, cwd, self.options.open_files_limit)
 
     def _call_window(self, max_output_tokens: int) -> int:
         """Bytes to keep at each end while a call with this budget collects (exact truncation)."""

@@ -225,6 +225,12 @@ class ManagerOptions:
         '("Session 3 exited with code 0 (make); its unread output is kept.")',
         user=True,
     )
+    open_files_limit: int | None = option(
+        None,
+        optional(whole_number(1)),
+        "the soft limit on open files (RLIMIT_NOFILE) sessions start with (default: this process's); "
+        "`serve` raises its own limit for its many sessions and gives them the one it started with",
+    )
     watchdog: bool = option(
         True,
         BOOLEAN,

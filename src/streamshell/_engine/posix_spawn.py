@@ -5,6 +5,10 @@ other way to run code in the child) makes ``subprocess`` fork instead of vfork. 
 (>= 2.29) and musl (>= 1.1.24) have ``posix_spawn_file_actions_addchdir_np``, so the
 function is called from libc directly. libc is loaded on first use, not at import.
 
+The child inherits nothing but fds 0-2: ``posix_spawn_file_actions_addclosefrom_np`` (glibc
+>= 2.34) closes the rest, whatever this process holds (an HTTP listen socket, an embedding
+program's pipes); without it each inheritable fd gets its own close action.
+
 Every call's result is checked: the ``posix_spawn*`` functions return an error number,
 ``sigfillset``/``sigemptyset``/``posix_openpt``/``grantpt``/``unlockpt`` return -1 and set
 ``errno``. A failed file action raises before anything is started, so a child never
@@ -17,11 +21,14 @@ program that checks them against the real ``sizeof``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import fcntl
 import functools
 import os
+import resource
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 SIGSET_BYTES = 128
 """``sizeof(sigset_t)``: 1024 bits on glibc and musl."""
@@ -34,6 +41,9 @@ POSIX_SPAWN_SETSIGDEF = 0x04
 POSIX_SPAWN_SETSIGMASK = 0x08
 POSIX_SPAWN_SETSID = 0x80
 """glibc's flag values (``<spawn.h>``); ``POSIX_SPAWN_SETSID`` needs glibc >= 2.26."""
+
+FIRST_PRIVATE_FD = 3
+"""Every fd from this one up is closed in the child: it gets only stdin, stdout and stderr."""
 
 
 def _opaque(size: int) -> type[ctypes.Array[ctypes.c_uint64]]:
@@ -83,12 +93,17 @@ class PosixSpawn:
         libc.posix_spawn_file_actions_addchdir_np.argtypes = [ptr, ctypes.c_char_p]
         libc.posix_spawnattr_setflags.argtypes = [ptr, ctypes.c_short]
         libc.ptsname_r.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
+        libc.posix_spawn_file_actions_addclose.argtypes = [ptr, ctypes.c_int]
+        self._closefrom = getattr(libc, "posix_spawn_file_actions_addclosefrom_np", None)
+        if self._closefrom is not None:
+            self._closefrom.argtypes = [ptr, ctypes.c_int]
         self._libc = libc
         self._attr = self._new_attributes()
         self._last_env: tuple[dict[str, str], ctypes.Array[ctypes.c_char_p]] | None = None
 
     def __repr__(self) -> str:
-        return "<PosixSpawn libc>"
+        closing = "closefrom" if self._closefrom is not None else "close actions"
+        return f"<PosixSpawn libc {closing}>"
 
     def _new_attributes(self) -> ctypes.Array[ctypes.c_uint64]:
         """The spawn attributes, the same for every child: new session, every signal at its
@@ -152,16 +167,37 @@ class PosixSpawn:
         opens: Sequence[tuple[int, str]],
         dups: Sequence[tuple[int, int]],
     ) -> None:
+        """In this order: fds held here become 0-2 (``dups`` from fds >= 3), every other fd is
+        closed, ``opens`` happen (so they never need an fd above the child's limit), then the
+        remaining ``dups`` (among 0-2) and the working directory."""
         libc = self._libc
+        inherited = [(src, dst) for src, dst in dups if src >= FIRST_PRIVATE_FD]
+        for src, dst in inherited:
+            self._dup2(actions, src, dst)
+        self._close_private_fds(actions)
         for fd, path in opens:
             result = libc.posix_spawn_file_actions_addopen(actions, fd, os.fsencode(path), os.O_RDWR, 0)
             _check_result(result, f"opening {path} in the child")
         for src, dst in dups:
-            _check_result(
-                libc.posix_spawn_file_actions_adddup2(actions, src, dst), "posix_spawn_file_actions_adddup2"
-            )
+            if src < FIRST_PRIVATE_FD:
+                self._dup2(actions, src, dst)
         result = libc.posix_spawn_file_actions_addchdir_np(actions, os.fsencode(cwd))
         _check_result(result, "posix_spawn_file_actions_addchdir_np")
+
+    def _dup2(self, actions: ctypes.Array[ctypes.c_uint64], src: int, dst: int) -> None:
+        result = self._libc.posix_spawn_file_actions_adddup2(actions, src, dst)
+        _check_result(result, "posix_spawn_file_actions_adddup2")
+
+    def _close_private_fds(self, actions: ctypes.Array[ctypes.c_uint64]) -> None:
+        """Close every fd >= 3 in the child: one action where libc has closefrom, else one close
+        per fd that would survive the exec (close-on-exec ones go by themselves)."""
+        if self._closefrom is not None:
+            result = self._closefrom(actions, FIRST_PRIVATE_FD)
+            _check_result(result, "posix_spawn_file_actions_addclosefrom_np")
+            return
+        for fd in _inheritable_fds():
+            result = self._libc.posix_spawn_file_actions_addclose(actions, fd)
+            _check_result(result, "posix_spawn_file_actions_addclose")
 
     def __call__(
         self,
@@ -171,11 +207,14 @@ class PosixSpawn:
         cwd: str,
         opens: Sequence[tuple[int, str]],
         dups: Sequence[tuple[int, int]],
+        open_files_limit: int | None = None,
     ) -> int:
-        """Start ``path`` in ``cwd``: first open ``opens`` (fd, path), then ``dups`` (src, dst).
+        """Start ``path`` in ``cwd`` with ``opens`` (fd, path) and ``dups`` (src, dst) as its fds
+        0-2 and nothing else (see :meth:`_file_actions` for the order).
 
-        Returns the child's pid; raises OSError when a file action cannot be recorded or
-        the spawn fails (the child then never ran).
+        ``open_files_limit`` is the child's soft RLIMIT_NOFILE when this process raised its own
+        (see :func:`soft_open_files_limit`). Returns the child's pid; raises OSError when a file
+        action cannot be recorded or the spawn fails (the child then never ran).
         """
         libc = self._libc
         actions = FileActions()
@@ -185,14 +224,60 @@ class PosixSpawn:
             encoded = [os.fsencode(a) for a in argv]
             c_argv = (ctypes.c_char_p * (len(encoded) + 1))(*encoded, None)
             pid = ctypes.c_int()
-            result = libc.posix_spawn(
-                ctypes.byref(pid), os.fsencode(path), actions, self._attr, c_argv, self._envp(env)
-            )
+            with soft_open_files_limit(open_files_limit):
+                result = libc.posix_spawn(
+                    ctypes.byref(pid), os.fsencode(path), actions, self._attr, c_argv, self._envp(env)
+                )
         finally:
             libc.posix_spawn_file_actions_destroy(actions)
         if result:
             raise OSError(result, os.strerror(result), path)
         return pid.value
+
+
+def _inheritable_fds() -> list[int]:
+    """This process's fds >= 3 without close-on-exec (Python makes its own close-on-exec)."""
+    found = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd < FIRST_PRIVATE_FD:
+            continue
+        with contextlib.suppress(OSError):  # the listing's own fd, already closed
+            if not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
+                found.append(fd)
+    return found
+
+
+@contextlib.contextmanager
+def soft_open_files_limit(limit: int | None) -> Iterator[None]:
+    """While the block runs, this process's soft RLIMIT_NOFILE is ``limit`` (None: unchanged), so
+    a child started in it inherits that one, not the raised limit of a server that needs many fds.
+
+    ``posix_spawn`` cannot run code in the child, so the parent's limit is lowered around it:
+    the call allocates no fd here, and the child's file actions close every fd >= 3 before
+    opening any, so nothing needs an fd above the lowered limit. Fds already open above it stay
+    valid. (Another thread opening an fd at that very moment could get EMFILE.)
+    """
+    if limit is None:
+        yield
+        return
+    current = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = open_files_limits(limit)
+    if wanted == current:
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_NOFILE, wanted)
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, current)
+
+
+def open_files_limits(soft: int) -> tuple[int, int]:
+    """The (soft, hard) RLIMIT_NOFILE pair for a child whose soft limit should be ``soft``: the
+    hard limit stays, and a soft one above it is cut to it."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return (soft if hard == resource.RLIM_INFINITY else min(soft, hard)), hard
 
 
 @functools.cache

@@ -9,6 +9,10 @@ itself, ``sh`` and python do not).
 
 Elsewhere (macOS) ``subprocess.Popen`` with ``start_new_session`` and a
 ``TIOCSCTTY`` ``preexec_fn`` does the same, more slowly.
+
+Either way the child gets fds 0-2 and nothing else (``closefrom`` in its file actions; on the
+``subprocess`` path ``close_fds``), and, when the server raised its open-files limit, the
+limit it started with.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import resource
 import shutil
 import struct
 import subprocess
@@ -24,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import shown
-from .posix_spawn import PosixSpawn, SetupError, load
+from .posix_spawn import PosixSpawn, SetupError, load, open_files_limits
 
 ROWS = 24
 COLS = 80
@@ -41,11 +46,14 @@ class LaunchError(Exception):
 
 @dataclass(frozen=True)
 class Launch:
-    """What to start: an argv whose ``argv[0]`` is looked up in the child's PATH."""
+    """What to start: an argv whose ``argv[0]`` is looked up in the child's PATH.
+
+    ``open_files_limit``: the child's soft RLIMIT_NOFILE (None: this process's)."""
 
     argv: Sequence[str]
     env: dict[str, str]
     cwd: str
+    open_files_limit: int | None = None
 
 
 @dataclass
@@ -159,12 +167,17 @@ def libc_spawner() -> PosixSpawn | None:
     return load()
 
 
-def _acquire_controlling_terminal() -> None:  # pragma: no cover - runs in the forked child
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
 def _popen(path: str, launch: Launch, stdin: int, stdout: int, ctty: bool) -> subprocess.Popen[bytes]:
-    """The portable path: ``subprocess`` with a new session (and a controlling terminal for PTYs)."""
+    """The portable path: ``subprocess`` with a new session (and a controlling terminal for PTYs);
+    it closes every other fd itself (``close_fds``)."""
+    limit = launch.open_files_limit
+
+    def prepare_child() -> None:  # pragma: no cover - runs in the forked child
+        if ctty:
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, open_files_limits(limit))
+
     return subprocess.Popen(
         list(launch.argv),
         executable=path,
@@ -174,7 +187,8 @@ def _popen(path: str, launch: Launch, stdin: int, stdout: int, ctty: bool) -> su
         cwd=launch.cwd,
         env=launch.env,
         start_new_session=True,
-        preexec_fn=_acquire_controlling_terminal if ctty else None,
+        close_fds=True,
+        preexec_fn=prepare_child if ctty or limit is not None else None,
     )
 
 
@@ -205,7 +219,15 @@ def spawn_pty(launch: Launch, rows: int = ROWS, cols: int = COLS) -> Spawned:
         set_window_size(master, rows, cols)
         if spawner is not None:
             assert isinstance(slave, str)
-            pid = spawner(path, launch.argv, launch.env, launch.cwd, [(0, slave)], [(0, 1), (0, 2)])
+            pid = spawner(
+                path,
+                launch.argv,
+                launch.env,
+                launch.cwd,
+                [(0, slave)],
+                [(0, 1), (0, 2)],
+                launch.open_files_limit,
+            )
         else:
             assert isinstance(slave, int)
             popen = _popen(path, launch, slave, slave, ctty=True)
@@ -242,7 +264,7 @@ def spawn_pipes(launch: Launch) -> Spawned:
     try:
         if spawner is not None:
             dups = [(in_read, 0), (out_write, 1), (out_write, 2)]
-            pid = spawner(path, launch.argv, launch.env, launch.cwd, [], dups)
+            pid = spawner(path, launch.argv, launch.env, launch.cwd, [], dups, launch.open_files_limit)
             popen = None
         else:
             popen = _popen(path, launch, in_read, out_write, ctty=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -30,8 +31,10 @@ MAX_OPEN_FILES = 1 << 20
 """The soft limit asked for when the hard one is unlimited (macOS refuses "unlimited")."""
 
 
-def _raise_open_files_limit() -> None:
+def _raise_open_files_limit() -> int | None:
     """Each session holds 2-3 fds: lift the soft limit to the hard one (often 1024 -> much more).
+    Returns the soft limit it had, for the sessions (their programs get what they would have
+    got without streamshell), or None when it did not change.
 
     Best effort: a system that refuses keeps its limit, and a session that runs out of fds
     gets a clear spawn error."""
@@ -40,6 +43,8 @@ def _raise_open_files_limit() -> None:
     if soft != resource.RLIM_INFINITY and soft < target:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            return soft
+    return None
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -108,7 +113,7 @@ def serve(args: argparse.Namespace) -> int:
             f"refusing to serve on non-loopback host {args.host} with a generated token: "
             f"set {TOKEN_ENV} to the token clients must send"
         )
-    _raise_open_files_limit()
+    started_with = _raise_open_files_limit()
     sock = None
     if args.http:
         try:
@@ -132,7 +137,7 @@ def serve(args: argparse.Namespace) -> int:
         )
         return EXIT_RUNTIME
 
-    options = manager_options(args)
+    options = dataclasses.replace(manager_options(args), open_files_limit=started_with)
     factory = _backend_factory(args.ray, options)
     if factory is None:
         return EXIT_RUNTIME
