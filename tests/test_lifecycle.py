@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,11 +21,13 @@ from streamshell import (
     ManagerClosedError,
     ManagerOptions,
     NoTerminalError,
+    Ongoing,
     SessionEndedError,
     SessionManager,
     SpawnError,
     UnknownSessionError,
     WriteStdinParams,
+    handle_function_call,
 )
 
 pytestmark = pytest.mark.spawn_paths()
@@ -395,3 +398,33 @@ async def test_output_closed_after_the_drain_wait_gave_up_is_harmless(tmp_path: 
         assert last.exit_status == Exited(0)
         assert (first.output + last.output).startswith("started\n")
     assert not errors, errors
+
+
+async def test_concurrent_starts_over_the_cap_never_kill_a_session_in_its_first_call() -> None:
+    """100 concurrent exec_command calls at max_sessions=8: 8 run, 92 get a clear error, none is
+    pruned while its caller waits for its first result (issue 10, finding 6: 92 'exited with 129')."""
+    async with SessionManager(max_sessions=8) as m:
+        results = await asyncio.gather(
+            *(
+                handle_function_call(m, "exec_command", {"cmd": "cat", "yield_time_ms": 1000})
+                for _ in range(100)
+            )
+        )
+        running = [r for r in results if isinstance(r.exit_status, Ongoing)]
+        refused = [r for r in results if r.error]
+        assert (len(running), len(refused)) == (8, 92), [r.content for r in results if r.exit_status]
+        assert all(
+            re.fullmatch(
+                r"failed to create exec command session for session id \d+: "
+                r"too many sessions: 8 running; kill one with kill_session or wait",
+                r.content,
+            )
+            for r in refused
+        ), refused[0].content
+        assert len(m.list_sessions()) == 8
+        # Idle now: the next start prunes the least recently used, whose next caller is told.
+        started = await handle_function_call(m, "exec_command", {"cmd": "cat", "yield_time_ms": 0})
+        assert isinstance(started.exit_status, Ongoing)
+        oldest = running[0].session_id
+        pruned = await handle_function_call(m, "write_stdin", {"session_id": oldest, "chars": ""})
+        assert pruned.content.startswith(f"session id {oldest} was pruned to stay within 8 open sessions")

@@ -30,6 +30,7 @@ from ..errors import (
     SessionEndedError,
     SpawnError,
     UnknownSessionError,
+    shown,
 )
 from ..params import (
     DEFAULT_MAX_OUTPUT_TOKENS,
@@ -306,18 +307,25 @@ class SessionManager:
 
     def _start(self, params: ExecCommandParams, session_id: int | None) -> Session:
         """Take the next session id (or ``session_id``) and start the session (pruning one when
-        at the cap). An id is never used twice: given ones may come in any order (a cluster's
-        calls can overtake each other), but never one the manager holds or remembers."""
+        at the cap; when none can be pruned, the call fails and nothing starts). An id is never
+        used twice: given ones may come in any order (a cluster's calls can overtake each other),
+        but never one the manager holds or remembers."""
         self._check_open()
         session_id = self._new_id() if session_id is None else self._given_id(session_id)
+        at_cap = len(self._sessions) >= self.options.max_sessions
+        victim = self._prune_candidate() if at_cap else None
         try:
+            if at_cap and victim is None:
+                raise LaunchError(
+                    f"too many sessions: {len(self._sessions)} running; kill one with kill_session or wait"
+                )
             spawned = (spawn_pty if params.tty else spawn_pipes)(self._launch(params))
         except LaunchError as e:
-            log.info("session %d: could not start %r: %s", session_id, params.cmd, e)
+            log.info("session %d: could not start %r: %s", session_id, shown(params.cmd, 80), e)
             self._remember_end(session_id, "never started: its process could not be created")
             raise SpawnError(session_id, str(e), os_error=e.os_error, profile=self.profile) from None
-        if len(self._sessions) >= self.options.max_sessions:
-            self._prune_one()
+        if victim is not None:
+            self._prune(victim)
         session = Session(
             session_id,
             params.cmd,
@@ -507,17 +515,22 @@ class SessionManager:
         self._unwatched_exits.clear()
         return notices
 
-    def _prune_one(self) -> None:
-        """Make room: an exited session if one is unprotected, else the least recently used."""
+    def _prune_candidate(self) -> Session | None:
+        """The session to prune to make room: an exited one if one is unprotected, else the least
+        recently used. Never one of the most recently used, nor one a call is waiting on (its
+        first call may still be running: its caller has not even learnt its id). None when
+        every session is spared."""
         ids = list(self._sessions)
-        candidates = ids[: len(ids) - self.options.protected] or ids
-        victim = next((i for i in candidates if self._sessions[i].exit is not None), candidates[0])
+        unprotected = [self._sessions[i] for i in ids[: len(ids) - self.options.protected] or ids]
+        candidates = [s for s in unprotected if not s.busy]
+        if not candidates:
+            return None
+        return next((s for s in candidates if s.exit is not None), candidates[0])
+
+    def _prune(self, victim: Session) -> None:
         cap = self.options.max_sessions
-        self._sessions[victim].log.info("pruned: %d sessions open, at most %d", len(ids), cap)
-        self._retire(
-            self._sessions[victim],
-            f"was pruned to stay within {cap} open sessions (its processes were killed)",
-        )
+        victim.log.info("pruned: %d sessions open, at most %d", len(self._sessions), cap)
+        self._retire(victim, f"was pruned to stay within {cap} open sessions (its processes were killed)")
 
     def _remember_end(self, session_id: int, how: str) -> None:
         self._ended[session_id] = how
