@@ -118,6 +118,52 @@ async def test_child_environment_is_scrubbed_and_pagers_are_off(monkeypatch: pyt
     assert (env["PAGER"], env["GIT_PAGER"], env["GH_PAGER"], env["NO_COLOR"]) == ("cat", "cat", "cat", "1")
 
 
+CREDENTIALS = {
+    "DATABASE_URL": "postgres://app:hunter2@db.internal:5432/app",
+    "REDIS_URL": "redis://:hunter2@cache:6379/0",
+    "HTTP_PROXY": "http://me:hunter2@proxy:3128",
+    "GH_PAT": "ghp_x",
+    "MYSQL_PWD": "x",
+    "DB_PASS": "x",
+    "DB_PASSWD": "x",
+    "SMTP_PASSPHRASE": "x",
+    "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/x",
+    "SENTRY_DSN": "https://public@o0.ingest.sentry.io/0",
+    "GOOGLE_APPLICATION_CREDENTIALS": "/secrets/sa.json",
+    "SSH_PRIVATE_KEY": "x",
+    "GPG_PRIVATE": "x",
+    "NPM_AUTH": "x",
+    "SESSION_COOKIE": "x",
+    "AZURE_STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=https;AccountKey=x",
+    "OPENAI_API_KEY": "sk-x",
+    "GITHUB_TOKEN": "x",
+    "PGPASSWORD": "x",
+}
+"""Credential-like variables: issue 10's probe passed 11 of 19 such to children (finding 8)."""
+
+HARMLESS = {
+    "PATHS_OF_GLORY": "kept",
+    "OLDPWD": "/tmp",
+    "GIT_AUTHOR_NAME": "A",
+    "BYPASS_CACHE": "1",
+    "DATABASE_HOST": "db.internal",
+    "HTTPS_PROXY": "http://proxy:3128",
+    "DOCS_URL": "https://user@example.com/docs",
+}
+"""Look-alikes that are no credentials: they are passed on."""
+
+
+async def test_credentials_never_reach_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {**CREDENTIALS, **HARMLESS}.items():
+        monkeypatch.setenv(name, value)
+    async with SessionManager() as m:
+        out = await m.exec_command(sh("env", tty=False))
+    env = dict(line.split("=", 1) for line in out.output.splitlines() if "=" in line)
+    assert [name for name in CREDENTIALS if name in env] == []
+    assert {name: env.get(name) for name in HARMLESS} == HARMLESS
+    assert "hunter2" not in out.output
+
+
 async def test_environment_policy_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MY_API_KEY", "kept")
     monkeypatch.delenv("TERM", raising=False)
