@@ -406,7 +406,7 @@ async def test_concurrent_starts_over_the_cap_never_kill_a_session_in_its_first_
     async with SessionManager(max_sessions=8) as m:
         results = await asyncio.gather(
             *(
-                handle_function_call(m, "exec_command", {"cmd": "cat", "yield_time_ms": 1000})
+                handle_function_call(m, "exec_command", {"cmd": "cat", "login": False, "yield_time_ms": 1000})
                 for _ in range(100)
             )
         )
@@ -423,8 +423,25 @@ async def test_concurrent_starts_over_the_cap_never_kill_a_session_in_its_first_
         ), refused[0].content
         assert len(m.list_sessions()) == 8
         # Idle now: the next start prunes the least recently used, whose next caller is told.
-        started = await handle_function_call(m, "exec_command", {"cmd": "cat", "yield_time_ms": 0})
+        started = await handle_function_call(
+            m, "exec_command", {"cmd": "cat", "login": False, "yield_time_ms": 0}
+        )
         assert isinstance(started.exit_status, Ongoing)
         oldest = running[0].session_id
         pruned = await handle_function_call(m, "write_stdin", {"session_id": oldest, "chars": ""})
         assert pruned.content.startswith(f"session id {oldest} was pruned to stay within 8 open sessions")
+
+
+async def test_killing_a_session_whose_background_child_held_its_output_past_the_drain(
+    manager: SessionManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The leader exits, a background child keeps its output open past the drain wait (the
+    session is complete without EOF); killing it then reads the EOF, which must not complete the
+    session a second time (an assertion in the reader's callback, logged by asyncio; a kill
+    through the escape table's respawner raised it in kill_session itself)."""
+    sid = await start(manager, "sleep 600 & echo started", tty=False)  # no hangup: the pipe stays open
+    await wait_until(lambda: manager._sessions[sid].done, what="the drain wait to run out")
+    out = await manager.kill_session(sid)
+    assert out.exit_status == Exited(0)
+    await manager.aclose()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -1,21 +1,20 @@
 """The session manager: session ids, the session table, pruning, and the calls.
 
 One manager owns its sessions' processes: every session runs in its own process
-group, and the group is killed (SIGHUP/SIGTERM, then SIGKILL) when its exit has
-been reported, when it is killed or pruned, when the manager closes, and at
-interpreter exit if the owner never closed the manager.
+group and its own cell (:mod:`.containment`: a cgroup, or a marker), and all of it is
+killed (SIGHUP/SIGTERM, then SIGKILL) when its exit has been reported, when it is
+killed or pruned, when the manager closes, and at interpreter exit if the owner never
+closed the manager; by the watchdog if the owner dies (:mod:`.supervisor`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import os
 import random
 import secrets
-import signal
 import time
 import weakref
 from collections import OrderedDict
@@ -43,14 +42,15 @@ from ..params import (
 from ..profiles import RULES, Profile
 from ..results import ExecCommandOutput, Exited, ExitNotice, Ongoing, SessionInfo
 from .buffer import WINDOW_SLACK, Captured
-from .environment import check_env_entry, child_environment, inherited_environment
+from .containment import Cell
+from .environment import check_env_entry, session_environments
 from .matching import OutputMatcher
 from .options import ManagerOptions
 from .session import CallEnd, OutputCallback, Session
 from .spawn import Launch, LaunchError, spawn_pipes, spawn_pty
+from .supervisor import Supervisor, kill_now
 from .truncation import TOKEN_BYTES
 from .views import render_view
-from .watchdog import Watchdog
 
 MAX_CALL_WINDOW = 64 << 20
 """However large a call's token budget, a session keeps at most this many bytes at each end."""
@@ -84,14 +84,6 @@ def _current_directory() -> str | None:
         return None
 
 
-def _kill_process_groups(pgids: set[int]) -> None:
-    """Last resort at interpreter exit (or garbage collection) of an unclosed manager."""
-    for pgid in list(pgids):
-        with contextlib.suppress(OSError):
-            os.killpg(pgid, signal.SIGKILL)
-    pgids.clear()
-
-
 class SessionManager:
     """Runs ``exec_command`` / ``write_stdin`` calls; an async context manager that owns its sessions.
 
@@ -102,6 +94,8 @@ class SessionManager:
     client): ``environ`` is the environment sessions inherit, filtered by the options
     (default: this process's, as it is now); ``on_retire(session_id)`` is called whenever
     a session leaves the table, however it went (exit reported, killed, pruned, closed).
+    Managers of one process may share a ``supervisor`` (the kill mechanism and the watchdog;
+    made with the same options), as the MCP server's per-client managers do.
     """
 
     def __init__(
@@ -111,6 +105,7 @@ class SessionManager:
         *,
         environ: Mapping[str, str] | None = None,
         on_retire: Callable[[int], None] | None = None,
+        supervisor: Supervisor | None = None,
         **kwargs: Any,
     ) -> None:
         if options is not None and kwargs:
@@ -121,11 +116,11 @@ class SessionManager:
         self._cwd = opts.cwd or _current_directory()
         self._rules = RULES[opts.profile]
         self._on_retire = on_retire
-        inherited = inherited_environment(
-            os.environ if environ is None else environ, opts.drop_env_containing
+        self._base_env = session_environments(
+            os.environ if environ is None else environ,
+            opts.drop_env_containing,
+            {**self._rules.env, **(opts.env or {})},
         )
-        extra = {**self._rules.env, **(opts.env or {})}
-        self._base_env = {tty: child_environment(inherited, extra, tty=tty) for tty in (True, False)}
         self._next_id = 0
         self._sessions: OrderedDict[int, Session] = OrderedDict()  # least recently used first
         self._ended: OrderedDict[int, str] = OrderedDict()
@@ -135,10 +130,13 @@ class SessionManager:
         self._killing: set[int] = set()
         """Sessions that kill_session is killing: their exit is its result's to report."""
         self._cleanups: set[asyncio.Task[None]] = set()
-        self._pgids: set[int] = set()
-        self._watchdog = Watchdog(opts.kill_grace) if opts.watchdog else None
+        self._supervisor = supervisor if supervisor is not None else Supervisor(opts, self._base_env[False])
+        self._supervisor.attach()
+        self._owned: dict[int, Cell] = {}
+        """Each live session's process group and cell: killed at once if the manager is never closed."""
         self._closed = False
-        self._finalizer = weakref.finalize(self, _kill_process_groups, self._pgids)
+        self._detached = False
+        self._finalizer = weakref.finalize(self, kill_now, self._owned)
 
     @property
     def profile(self) -> Profile:
@@ -149,8 +147,15 @@ class SessionManager:
         state = "closed" if self._closed else "open"
         return (
             f"<SessionManager {state} sessions={len(self._sessions)}/{self.options.max_sessions} "
-            f"next_id={self._next_id} cleanups={len(self._cleanups)} profile={self.profile.value}>"
+            f"next_id={self._next_id} cleanups={len(self._cleanups)} profile={self.profile.value} "
+            f"{self._supervisor!r}>"
         )
+
+    @property
+    def mechanism(self) -> str:
+        """How sessions' processes are contained and killed here: ``cgroup``, ``subreaper`` or
+        ``process-group`` (what ``containment="auto"`` chose)."""
+        return self._supervisor.mechanism
 
     # ----- the two tools ---------------------------------------------------------------------
 
@@ -288,8 +293,9 @@ class SessionManager:
             self._retire(session, "was killed when the session manager closed")
         while self._cleanups:
             await asyncio.gather(*self._cleanups, return_exceptions=True)
-        if self._watchdog is not None:
-            await self._watchdog.aclose()
+        if not self._detached:
+            self._detached = True
+            await self._supervisor.detach()
 
     async def __aenter__(self) -> Self:
         return self
@@ -314,13 +320,15 @@ class SessionManager:
         session_id = self._new_id() if session_id is None else self._given_id(session_id)
         at_cap = len(self._sessions) >= self.options.max_sessions
         victim = self._prune_candidate() if at_cap else None
+        cell = self._supervisor.cell()
         try:
             if at_cap and victim is None:
                 raise LaunchError(
                     f"too many sessions: {len(self._sessions)} running; kill one with kill_session or wait"
                 )
-            spawned = (spawn_pty if params.tty else spawn_pipes)(self._launch(params))
+            spawned = (spawn_pty if params.tty else spawn_pipes)(self._launch(params, cell), cell)
         except LaunchError as e:
+            cell.release()
             log.info("session %d: could not start %r: %s", session_id, shown(params.cmd, 80), e)
             self._remember_end(session_id, "never started: its process could not be created")
             raise SpawnError(session_id, str(e), os_error=e.os_error, profile=self.profile) from None
@@ -338,7 +346,7 @@ class SessionManager:
             on_done=self._session_done,
         )
         self._sessions[session_id] = session
-        self._own(spawned.pid)
+        self._own(spawned.pid, cell)
         if not params.tty and self._rules.stdin_needs_tty:
             session.close_input()
         return session
@@ -362,7 +370,7 @@ class SessionManager:
             if candidate not in self._sessions and candidate not in self._ended:
                 return candidate
 
-    def _launch(self, params: ExecCommandParams) -> Launch:
+    def _launch(self, params: ExecCommandParams, cell: Cell) -> Launch:
         for name, value in (params.env or {}).items():
             problem = check_env_entry(name, value)
             if problem:
@@ -378,8 +386,8 @@ class SessionManager:
         else:
             cwd = os.path.join(self._cwd, workdir) if workdir else self._cwd
         env = self._base_env[params.tty]
-        if params.env:
-            env = {**env, **params.env}
+        if params.env or cell.environment:
+            env = {**env, **(params.env or {}), **cell.environment}
         argv = [params.shell, "-lc" if params.login else "-c", params.cmd]
         return Launch(argv, env, cwd, self.options.open_files_limit)
 
@@ -557,16 +565,14 @@ class SessionManager:
         finally:
             self._disown(session.pid)
 
-    def _own(self, pgid: int) -> None:
-        """A new process group: killed at interpreter exit, or by the watchdog if we die."""
-        self._pgids.add(pgid)
-        if self._watchdog is not None:
-            self._watchdog.register(pgid)
+    def _own(self, pgid: int, cell: Cell) -> None:
+        """A new session: killed at interpreter exit, or by the watchdog if we die."""
+        self._owned[pgid] = cell
+        self._supervisor.own(pgid)
 
     def _disown(self, pgid: int) -> None:
-        self._pgids.discard(pgid)
-        if self._watchdog is not None:
-            self._watchdog.unregister(pgid)
+        self._owned.pop(pgid, None)
+        self._supervisor.disown(pgid)
 
     def _track(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

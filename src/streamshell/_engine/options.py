@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..profiles import Profile, profile_of
+from .containment import MECHANISMS
 from .environment import DEFAULT_DROP_ENV_CONTAINING, check_env_entry
 
 _RULE = "streamshell.option"
@@ -136,6 +137,17 @@ def _profile(value: Any) -> Profile:
     raise Rejected
 
 
+def choice(*values: str) -> Rule:
+    """One of ``values``."""
+
+    def convert(value: Any) -> str:
+        if value in values:
+            return str(value)
+        raise Rejected
+
+    return Rule("one of " + ", ".join(values), convert)
+
+
 def optional(rule: Rule) -> Rule:
     """``rule``, or None (the option's default: nobody types a null)."""
     return Rule(rule.expected, lambda v: None if v is None else rule.convert(v))
@@ -201,7 +213,8 @@ class ManagerOptions:
     drop_env_containing: tuple[str, ...] = option(
         DEFAULT_DROP_ENV_CONTAINING,
         NAMES,
-        "inherited variables whose upper-cased name contains one of these are not passed on",
+        "inherited variables whose upper-cased name, with an underscore added at each end, contains "
+        "one of these are not passed on (nor values that are URLs with a password)",
     )
     kill_grace: float = option(0.5, SECONDS, "seconds between SIGTERM and SIGKILL when killing a group")
     exit_drain_timeout: float = option(
@@ -234,13 +247,21 @@ class ManagerOptions:
     watchdog: bool = option(
         True,
         BOOLEAN,
-        "start a helper process that kills the sessions' process groups if this process dies "
+        "start a helper process that kills the sessions' processes if this process dies "
         "without closing the manager",
     )
     profile: Profile = option(  # noqa: RUF009 (a field declaration, not a shared default)
         Profile.REFERENCE,
         PROFILE,
         "whose tools and texts to follow: Codex 0.29's (reference) or current Codex's unified exec (unified)",
+        user=True,
+    )
+    containment: str = option(
+        "auto",
+        choice("auto", *MECHANISMS),
+        "how every process of a session is found and killed: cgroup (a cgroup v2 per session), "
+        "subreaper (this process adopts orphans; a marker in the environment), process-group "
+        "(the group only: setsid escapes), or auto, the best this process may use",
         user=True,
     )
 

@@ -13,24 +13,37 @@ every session leads its own group). It is reaped when the session is let go.
 
 The exit is kept as the kernel reports it, an exit status or a signal number
 (:meth:`Exited.from_wait`); folding a signal into 128+N is the result's business.
+
+Processes that left the group (``setsid``, daemons) are the :class:`~.containment.Cell`'s:
+the process is done when the leader has exited and neither its group nor its cell holds
+anything, and killing it kills both. Once the leader is reaped and its group seen empty,
+the group id is never signalled again (the number may be reused).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
 from collections.abc import Callable
 
 from ..results import Exited
+from .containment import Cell
 
 POLL_INTERVAL = 0.02
 """Seconds between exit polls where there is no pidfd."""
 
 GROUP_POLL_INTERVAL = 0.01
 """Seconds between checks that a signalled process group has emptied."""
+
+KILL_WAIT = 10.0
+"""Seconds to keep SIGKILLing what is left (a daemon forking as fast as it is killed) before
+giving up; a cgroup's ``cgroup.kill`` needs one round."""
+
+log = logging.getLogger(__name__)
 
 UNKNOWN_EXIT_STATUS = 255
 """Reported when something else reaped our child before we could (a foreign ``waitpid(-1)``)."""
@@ -44,8 +57,10 @@ class ChildProcess:
         pid: int,
         popen: subprocess.Popen[bytes] | None,
         on_exit: Callable[[Exited], None],
+        cell: Cell | None = None,
     ) -> None:
         self.pid = pid
+        self.cell = cell if cell is not None else Cell()
         self.exit: Exited | None = None
         """How the leader ended, once it has."""
         self._popen = popen
@@ -53,6 +68,7 @@ class ChildProcess:
         self._loop = asyncio.get_running_loop()
         self._exited: asyncio.Future[Exited] = self._loop.create_future()
         self._reaped = False
+        self._group_gone = False
         self._pidfd: int | None = None
         self._poll_handle: asyncio.TimerHandle | None = None
         try:
@@ -113,13 +129,26 @@ class ChildProcess:
 
     def signal_group(self, sig: int) -> bool:
         """Send ``sig`` to every process of the group; False when the group is gone."""
+        if self._group_gone:
+            return False
         try:
             os.killpg(self.pid, sig)
         except ProcessLookupError:
+            self._group_gone = self._reaped  # nothing pins the id any more: never signal it again
             return False
         except PermissionError:
             return True
         return True
+
+    def signal_all(self, sig: int) -> None:
+        """Send ``sig`` to the group and to everything in the cell."""
+        self.signal_group(sig)
+        self.cell.signal(sig)
+
+    def kill_now(self) -> None:
+        """SIGKILL the group and the cell, without waiting."""
+        self.signal_group(signal.SIGKILL)
+        self.cell.kill()
 
     def group_alive(self) -> bool:
         """Whether any process is left in the group (an exited, unreaped leader counts)."""
@@ -138,30 +167,43 @@ class ChildProcess:
                 os.waitpid(self.pid, 0)
 
     def finished(self) -> bool:
-        """Reap the leader if it exited; whether the leader has exited and its group is empty."""
+        """Reap the leader if it exited; whether the leader has exited and neither its group nor
+        its cell holds anything."""
         self.reap()
-        return self.exited and not self.group_alive()
+        return self.exited and not self.group_alive() and not self.cell.occupied()
 
-    async def _group_gone_within(self, timeout: float) -> bool:
+    async def _gone_within(self, timeout: float, sig: int | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for :meth:`finished`, sending ``sig`` to what is left
+        at each check (forks in flight get it too)."""
         deadline = self._loop.time() + timeout
         while not self.finished():
             if self._loop.time() >= deadline:
                 return False
+            if sig == signal.SIGKILL:
+                self.kill_now()
             await asyncio.sleep(GROUP_POLL_INTERVAL)
         return True
 
     async def terminate(self, grace: float) -> Exited:
-        """Kill the whole group: SIGHUP and SIGTERM (and SIGCONT for stopped jobs),
-        then SIGKILL for whatever is left after ``grace`` seconds. Returns how the leader ended.
+        """Kill the whole group and the cell: SIGHUP to the group, SIGTERM (and SIGCONT for
+        stopped jobs) to all, then SIGKILL for whatever is left after ``grace`` seconds, until
+        nothing is. Returns how the leader ended.
         """
-        if self.group_alive():
-            for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGCONT):
-                self.signal_group(sig)
-            if not await self._group_gone_within(grace):
-                self.signal_group(signal.SIGKILL)
+        if self.group_alive() or self.cell.occupied():
+            self.signal_group(signal.SIGHUP)
+            for sig in (signal.SIGTERM, signal.SIGCONT):
+                self.signal_all(sig)
+            if not await self._gone_within(grace):
+                self.kill_now()
+                if not await self._gone_within(KILL_WAIT, signal.SIGKILL):
+                    logging.getLogger(__name__).warning(
+                        "%r: processes survived SIGKILL for %s s", self, KILL_WAIT
+                    )
         return await self.wait()
 
-    def release(self) -> None:
-        """The manager is done with this process: stop watching, reap the leader if it exited."""
+    def release(self) -> bool:
+        """The manager is done with this process: stop watching, reap the leader if it exited,
+        and let go of the cell; False when the cell still holds processes (they are dying)."""
         self._stop_watching()
         self.reap()
+        return self.cell.release()

@@ -150,7 +150,7 @@ class Session:
         if screen:
             self.start_screen()
         self._loop.add_reader(spawned.read_fd, self._on_readable)
-        self._process = ChildProcess(spawned.pid, spawned.popen, self._on_exit)
+        self._process = ChildProcess(spawned.pid, spawned.popen, self._on_exit, spawned.cell)
 
     def __repr__(self) -> str:
         return (
@@ -427,14 +427,16 @@ class Session:
 
     def _finish(self) -> None:
         """The output is complete: EOF after the exit, or the drain wait ran out. Runs at most
-        once: a background child may close the output after the drain wait gave up on it."""
+        once: a background child may close the output after the drain wait gave up on it (or a
+        kill that outlasted the drain wait), and pumping here can read that EOF, which comes
+        back here."""
         if self._complete:
             return
+        self._complete = True
         self._cancel_drain_timer()
         self._pump()
         if self.state is not State.RETIRED:
             self._to(State.DONE)
-        self._complete = True
         self._wake_waiters()
         if self._on_done is not None and self.state is State.DONE:
             self._on_done(self)
@@ -491,20 +493,20 @@ class Session:
         self._to(State.RETIRED)
 
     def release_if_finished(self) -> bool:
-        """When the leader has exited and nothing is left in its group, release everything now;
-        return whether that was so (else :meth:`dispose` must kill the group)."""
+        """When the leader has exited and nothing is left in its group or cell, release
+        everything now; return whether that was so (else :meth:`dispose` must kill them)."""
         if not self._process.finished():
             return False
         self._close()
         return True
 
     async def dispose(self, grace: float) -> None:
-        """Kill the group with escalation, then release everything. Cancelled half-way (the
-        loop ending), SIGKILL the group at once rather than leave it signalled but alive."""
+        """Kill the group and the cell with escalation, then release everything. Cancelled
+        half-way (the loop ending), SIGKILL them at once rather than leave them signalled but alive."""
         try:
             await self._process.terminate(grace)
         except BaseException:
-            self._process.signal_group(signal.SIGKILL)
+            self._process.kill_now()
             raise
         finally:
             self._close()

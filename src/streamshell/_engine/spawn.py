@@ -12,7 +12,8 @@ Elsewhere (macOS) ``subprocess.Popen`` with ``start_new_session`` and a
 
 Either way the child gets fds 0-2 and nothing else (``closefrom`` in its file actions; on the
 ``subprocess`` path ``close_fds``), and, when the server raised its open-files limit, the
-limit it started with.
+limit it started with; and it is born in its session's :class:`~.containment.Cell` (the
+spawn runs inside :meth:`Cell.entered`).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ import struct
 import subprocess
 import termios
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import shown
+from .containment import Cell
 from .posix_spawn import PosixSpawn, SetupError, load, open_files_limits
 
 ROWS = 24
@@ -61,13 +63,15 @@ class Spawned:
     """A started child: ``read_fd`` carries its output, ``write_fd`` its input.
 
     For a PTY both are the master. ``popen`` is set only on the non-Linux path,
-    where ``subprocess`` must stay the one to reap the child.
+    where ``subprocess`` must stay the one to reap the child. ``cell`` holds every
+    process the child will start.
     """
 
     pid: int
     read_fd: int
     write_fd: int
     popen: subprocess.Popen[bytes] | None = None
+    cell: Cell = field(default_factory=Cell)
 
 
 def _errno_text(err: int) -> str:
@@ -202,8 +206,9 @@ def _no_pty(err: OSError) -> LaunchError:
     return LaunchError(f"could not open a pseudo-terminal: {_errno_text(err.errno or 0)}")
 
 
-def spawn_pty(launch: Launch, rows: int = ROWS, cols: int = COLS) -> Spawned:
-    """Start ``launch`` on a new PTY of ``rows`` x ``cols`` that is its controlling terminal.
+def spawn_pty(launch: Launch, cell: Cell, rows: int = ROWS, cols: int = COLS) -> Spawned:
+    """Start ``launch`` in ``cell`` on a new PTY of ``rows`` x ``cols`` that is its controlling
+    terminal.
 
     With libc's posix_spawn the child opens the slave itself, by path; with subprocess this
     process opens it and passes the fd, and closes its copy once the child has it.
@@ -217,21 +222,23 @@ def spawn_pty(launch: Launch, rows: int = ROWS, cols: int = COLS) -> Spawned:
     popen = None
     try:
         set_window_size(master, rows, cols)
-        if spawner is not None:
-            assert isinstance(slave, str)
-            pid = spawner(
-                path,
-                launch.argv,
-                launch.env,
-                launch.cwd,
-                [(0, slave)],
-                [(0, 1), (0, 2)],
-                launch.open_files_limit,
-            )
-        else:
-            assert isinstance(slave, int)
-            popen = _popen(path, launch, slave, slave, ctty=True)
-            pid = popen.pid
+        with cell.entered():
+            if spawner is not None:
+                assert isinstance(slave, str)
+                terminal = [(0, slave)]
+                pid = spawner(
+                    path,
+                    launch.argv,
+                    launch.env,
+                    launch.cwd,
+                    terminal,
+                    [(0, 1), (0, 2)],
+                    launch.open_files_limit,
+                )
+            else:
+                assert isinstance(slave, int)
+                popen = _popen(path, launch, slave, slave, ctty=True)
+                pid = popen.pid
     except OSError as e:
         os.close(master)
         raise _explain(launch, path, _start_failed(path, e)) from e
@@ -239,7 +246,12 @@ def spawn_pty(launch: Launch, rows: int = ROWS, cols: int = COLS) -> Spawned:
         if isinstance(slave, int):
             os.close(slave)
     os.set_blocking(master, False)
-    return Spawned(pid, master, master, popen)
+    return _started(Spawned(pid, master, master, popen, cell))
+
+
+def _started(spawned: Spawned) -> Spawned:
+    spawned.cell.started(spawned.pid)
+    return spawned
 
 
 def _pipes() -> tuple[int, int, int, int]:
@@ -256,19 +268,21 @@ def _pipes() -> tuple[int, int, int, int]:
     return in_read, in_write, out_read, out_write
 
 
-def spawn_pipes(launch: Launch) -> Spawned:
-    """Start ``launch`` with stdin on one pipe and stdout+stderr on another (no terminal)."""
+def spawn_pipes(launch: Launch, cell: Cell) -> Spawned:
+    """Start ``launch`` in ``cell`` with stdin on one pipe and stdout+stderr on another (no
+    terminal)."""
     path = _program(launch)
     spawner = libc_spawner()
     in_read, in_write, out_read, out_write = _pipes()
     try:
-        if spawner is not None:
-            dups = [(in_read, 0), (out_write, 1), (out_write, 2)]
-            pid = spawner(path, launch.argv, launch.env, launch.cwd, [], dups, launch.open_files_limit)
-            popen = None
-        else:
-            popen = _popen(path, launch, in_read, out_write, ctty=False)
-            pid = popen.pid
+        with cell.entered():
+            if spawner is not None:
+                dups = [(in_read, 0), (out_write, 1), (out_write, 2)]
+                pid = spawner(path, launch.argv, launch.env, launch.cwd, [], dups, launch.open_files_limit)
+                popen = None
+            else:
+                popen = _popen(path, launch, in_read, out_write, ctty=False)
+                pid = popen.pid
     except OSError as e:
         os.close(in_write)
         os.close(out_read)
@@ -278,4 +292,4 @@ def spawn_pipes(launch: Launch) -> Spawned:
         os.close(out_write)
     os.set_blocking(in_write, False)
     os.set_blocking(out_read, False)
-    return Spawned(pid, out_read, in_write, popen)
+    return _started(Spawned(pid, out_read, in_write, popen, cell))

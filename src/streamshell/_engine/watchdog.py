@@ -1,19 +1,23 @@
-"""A watchdog process that kills a manager's process groups if the manager's process dies.
+"""A watchdog process that kills the owner's sessions if the owner's process dies.
 
 When the owner exits normally it kills its sessions itself. When it is killed
 outright (SIGKILL, OOM killer) the kernel closes its PTY masters, which hangs up
 the sessions; but a shell that ignores SIGHUP (``nohup``, ``trap '' HUP``) would
-survive, and a parent-death signal (``PR_SET_PDEATHSIG``) needs code in the child
-before exec, which ``posix_spawn`` cannot run, and only covers the direct child.
+survive, and so would every process that left the session's group (``setsid``,
+daemons). A parent-death signal (``PR_SET_PDEATHSIG``) needs code in the child before
+exec, which ``posix_spawn`` cannot run, and would only cover the direct child.
 
-So each manager starts one small helper process (:mod:`.watchdog_helper`, run by path)
-in its own session, on first use. The manager tells it over a pipe which process
-groups are live; when the pipe reaches EOF (the owner is gone, however it died) the
-helper kills every group still listed.
+So one small helper process (:mod:`.watchdog_helper`, run by path) is started in its own
+session, on first use, per :class:`~.supervisor.Supervisor` (one per manager, or one shared
+by an MCP server's managers). It is told over a pipe what to kill: once, how the
+containment finds every session's processes (a cgroup tree, or a marker), and then each
+live process group; when the pipe reaches EOF (the owner is gone, however it died) the
+helper kills all of it.
 
 The pipe is written without blocking: what the helper has not read yet waits in a
-buffer, flushed when the pipe has room. A helper that died is replaced and told every
-live group.
+buffer, flushed when the pipe has room. The helper's exit is watched (a pidfd on the
+event loop): one that dies, killed by a session's command say, is replaced at once and
+told everything again. It runs with the sessions' filtered environment, not the owner's.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import watchdog_helper
@@ -40,12 +45,16 @@ log = logging.getLogger(__name__)
 
 
 class Watchdog:
-    """The owner's side of the helper: register and unregister process groups."""
+    """The owner's side of the helper: the standing lines (how to find every session's
+    processes), then register and unregister process groups."""
 
-    def __init__(self, grace: float) -> None:
+    def __init__(self, grace: float, env: Mapping[str, str], standing: Sequence[bytes] = ()) -> None:
         self._grace = grace
+        self._env = dict(env)
+        self._standing = b"".join(standing)
         self._proc: subprocess.Popen[bytes] | None = None
         self._fd: int | None = None
+        self._pidfd: int | None = None
         self._pending = bytearray()
         self._waiting_for_room = False
         self._groups: set[int] = set()
@@ -67,9 +76,15 @@ class Watchdog:
         if self._proc is not None:
             self._send(b"-%d\n" % pgid)
 
+    @property
+    def pid(self) -> int | None:
+        """The helper's pid while it runs."""
+        return self._proc.pid if self._proc is not None else None
+
     async def aclose(self) -> None:
         """Let the helper exit (the owner has killed its groups itself) and reap it."""
         proc = self._proc
+        self._stop_watching_helper()
         self._forget_pipe()
         self._proc = None
         if proc is not None:
@@ -88,6 +103,7 @@ class Watchdog:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
+                env=self._env,
             )
         except OSError as e:
             log.warning("could not start the watchdog helper: %s", e)
@@ -95,14 +111,30 @@ class Watchdog:
         assert self._proc.stdin is not None
         self._fd = self._proc.stdin.fileno()
         os.set_blocking(self._fd, False)
+        self._watch_helper()
         return True
+
+    def _watch_helper(self) -> None:
+        """Replace the helper as soon as it dies (where there are pidfds; else at the next write)."""
+        assert self._proc is not None
+        try:
+            self._pidfd = os.pidfd_open(self._proc.pid)
+        except (AttributeError, OSError):
+            return
+        asyncio.get_running_loop().add_reader(self._pidfd, self._replace)
+
+    def _stop_watching_helper(self) -> None:
+        if self._pidfd is not None:
+            asyncio.get_running_loop().remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
 
     def _send(self, line: bytes) -> None:
         """Queue ``line`` for the helper and write what the pipe takes now."""
         if self._proc is None:
             if not self._start():
                 return
-            line = b"".join(b"+%d\n" % pgid for pgid in sorted(self._groups))
+            line = self._standing + b"".join(b"+%d\n" % pgid for pgid in sorted(self._groups))
         self._pending += line
         self._flush()
 
@@ -130,9 +162,10 @@ class Watchdog:
         self._waiting_for_room = False
 
     def _replace(self) -> None:
-        """The helper died: start another one and tell it every live group."""
+        """The helper died: start another one and tell it everything again."""
         proc = self._proc
         log.warning("the watchdog helper (pid %s) died; starting another", proc.pid if proc else None)
+        self._stop_watching_helper()
         self._forget_pipe()
         self._proc = None
         if proc is not None:
