@@ -313,7 +313,7 @@ class _Reader:
             raise self.fail("expected value", pos + 1) from None
         if isinstance(value, float) and not math.isfinite(value):
             raise self.fail("number out of range")
-        if isinstance(value, list | dict) and _depth(value) > RECURSION_LIMIT:
+        if isinstance(value, list | dict) and nesting_depth(value) > RECURSION_LIMIT:
             raise self.fail("recursion limit exceeded", self._too_deep(start))
         return value
 
@@ -339,7 +339,7 @@ class _Reader:
         return len(text)
 
 
-def _depth(value: Any) -> int:
+def nesting_depth(value: Any) -> int:
     """How deeply ``value``'s lists and objects nest (without recursing: it may be deep)."""
     deepest, stack = 0, [(value, 1)]
     while stack:
