@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
+import streamshell
 from helpers import (
     INITIALIZE,
     TOOL_CALLS,
@@ -22,6 +25,8 @@ from helpers import (
     progress_messages,
     wait_until,
 )
+
+PURELIB = sysconfig.get_paths()["purelib"]
 
 
 def server(*args: str) -> StdioServerParameters:
@@ -148,7 +153,7 @@ STARTUP_PATH = {
     "streamshell.mcp",
     "streamshell.mcp.server",
     "streamshell.mcp.notices",
-    "streamshell.mcp.ondemand",
+    "streamshell.mcp.clients",
     "streamshell.mcp.stdio",
 }
 """streamshell's modules on the way from launching `streamshell serve` to answering `initialize`:
@@ -211,3 +216,115 @@ async def test_sessions_get_neither_the_servers_fds_nor_its_raised_limit(tmp_pat
                 assert lines[:4] == ["256", "0", "1", "2"], text
                 server_limit = next(line for line in lines if line.startswith("Max open files"))
                 assert server_limit.split()[3] != "256", "the server itself keeps its raised limit"
+
+
+def as_nobody(python_args: list[str]) -> tuple[str, list[str], dict[str, str]]:
+    """How to run this Python, with streamshell and its dependencies, as an unprivileged user: a
+    root server's sessions are root, and root reads every process's memory whatever the server
+    does. As root: the system's python3 (ours may live under root's home) under setpriv."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(streamshell.__file__).parents[1]), PURELIB])}
+    if os.geteuid() != 0:
+        return sys.executable, python_args, env
+    setpriv, system_python = shutil.which("setpriv"), "/usr/bin/python3"
+    assert setpriv, "setpriv (util-linux) is needed to run the server as an unprivileged user"
+    version = subprocess.run(
+        [system_python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True
+    )
+    assert version.stdout.strip() == str(sys.version_info[:2]), (
+        f"{system_python} must be Python {sys.version_info[:2]}"
+    )
+    env["HOME"] = "/"
+    return setpriv, ["--reuid=65534", "--regid=65534", "--clear-groups", system_python, *python_args], env
+
+
+async def test_sessions_cannot_read_the_servers_token() -> None:
+    """The token is not in the sessions' environment, and the server's own /proc/PID/environ (where
+    it stays) is unreadable to them: the server is non-dumpable (issue 10, finding 8)."""
+    command, args, env = as_nobody(["-m", "streamshell", "serve"])
+    env["STREAMSHELL_TOKEN"] = "token-that-must-not-leak"
+    params = StdioServerParameters(command=command, args=args, env=env, cwd="/")
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        cmd = (
+            "id -u; env | grep -c STREAMSHELL_TOKEN; tr '\\\\0' '\\\\n' < /proc/$PPID/environ | grep -c TOKEN"
+        )
+        text, error = await call_tool(session, "exec_command", {"cmd": cmd, "login": False, "tty": False})
+    assert not error, text
+    output = body(text)
+    assert "token-that-must-not-leak" not in output
+    assert output.splitlines()[:2] == [str(os.geteuid() or 65534), "0"], output
+    assert "Permission denied" in output, output
+
+
+HOSTILE_LINES: list[tuple[str | bytes, object, int | None]] = [
+    ("not json at all", None, -32700),
+    (b'\xff\xfe{"jsonrpc":"2.0","id":2,"method":"ping"}', None, -32700),
+    (
+        '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"exec_command","arguments":{"cmd":"\\ud800"}}}',
+        3,
+        -32600,
+    ),
+    ('{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"\\udc80","arguments":{}}}', 4, -32600),
+    ('{"jsonrpc":"2.0","id":"\\ud800","method":"ping"}', None, -32600),
+    (
+        '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"exec_command","arguments":'
+        + "[" * 100_000
+        + "]" * 100_000
+        + "}}",
+        None,
+        -32700,
+    ),
+    (
+        '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"exec_command","arguments":'
+        + "[" * 200
+        + "]" * 200
+        + "}}",
+        7,
+        -32600,
+    ),
+    (
+        '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"write_stdin","arguments":{"session_id":'
+        + "9" * 400
+        + ',"chars":""}}}',
+        8,
+        None,
+    ),
+    (
+        '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"exec_command","arguments":5}}',
+        9,
+        -32602,
+    ),
+]
+"""Lines the SDK used to drop without an answer (the first seven), and two it answers itself:
+(line, the id the answer must carry, the JSON-RPC error code; None: a tool result)."""
+
+
+def test_hostile_requests_over_stdio_all_get_an_answer() -> None:
+    """Never silence (issue 10, finding 4): each request gets its answer, in order, and the server
+    serves on."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamshell", "serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        process.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline())["id"] == 1
+        for line, request_id, code in HOSTILE_LINES:
+            process.stdin.write((line if isinstance(line, bytes) else line.encode()) + b"\n")
+            process.stdin.flush()
+            answer = json.loads(process.stdout.readline())
+            assert answer["id"] == request_id, (line[:80], answer)
+            if code is None:
+                assert answer["result"]["isError"], answer
+            else:
+                assert answer["error"]["code"] == code, (line[:80], answer)
+        process.stdin.write(b'{"jsonrpc":"2.0","id":99,"method":"ping"}\n')
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline()) == {"jsonrpc": "2.0", "id": 99, "result": {}}
+    finally:
+        process.stdin.close()
+        process.wait(timeout=60)

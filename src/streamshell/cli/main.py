@@ -32,7 +32,7 @@ from .flags import (
     port,
     tool_list,
 )
-from .serve import DEFAULT_PORT, TOKEN_ENV, serve
+from .serve import DEFAULT_PORT, TOKEN_ENV, add_client_flags, serve
 
 TOOL_FORMATS = ("responses", "chat", "anthropic", "mcp")
 """``streamshell tools --format``: the API shapes of :mod:`streamshell.tools.formats` (imported to print)."""
@@ -64,7 +64,8 @@ def _add_serve(sub: Subcommands) -> None:
             "(default), or as Streamable HTTP at http://HOST:PORT/mcp with --http. Over HTTP every request "
             f"needs 'Authorization: Bearer TOKEN'; TOKEN comes from ${TOKEN_ENV}, "
             "or is generated and printed. "
-            "All clients share the server's sessions; they are killed when the server stops."
+            "Each client has its own sessions (--shared-sessions: one table for all); a client's sessions "
+            "are killed when it leaves, and all of them when the server stops."
         ),
     )
     p.add_argument("--http", action="store_true", help="serve Streamable HTTP instead of stdio")
@@ -100,6 +101,7 @@ def _add_serve(sub: Subcommands) -> None:
         "instead of here; needs streamshell[ray] here and on every node",
     )
     add_manager_flags(p)
+    add_client_flags(p)
     p.set_defaults(run=serve)
 
 

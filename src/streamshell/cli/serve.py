@@ -1,10 +1,17 @@
-"""``streamshell serve``: the MCP server, over stdio or Streamable HTTP."""
+"""``streamshell serve``: the MCP server, over stdio or Streamable HTTP.
+
+The server keeps its secrets from its sessions: its token is taken out of the environment
+before the sessions' environment is made, and the process is made non-dumpable
+(``PR_SET_DUMPABLE`` 0), so its ``/proc/PID/environ`` and memory are root's only. A server
+that runs as root gains nothing from that: its sessions are root too.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -17,10 +24,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from .flags import EXIT_OK, EXIT_RUNTIME, UsageError, manager_options
+from .flags import EXIT_OK, EXIT_RUNTIME, UsageError, manager_options, non_negative_seconds, positive_whole
+
+log = logging.getLogger("streamshell")
 
 if TYPE_CHECKING:
     from .._engine.options import ManagerOptions
+    from .._engine.supervisor import Supervisor
     from ..tools.backend import SessionBackend
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -29,6 +39,59 @@ TOKEN_ENV = "STREAMSHELL_TOKEN"
 
 MAX_OPEN_FILES = 1 << 20
 """The soft limit asked for when the hard one is unlimited (macOS refuses "unlimited")."""
+
+PR_SET_DUMPABLE = 4
+"""``prctl`` option (``<linux/prctl.h>``)."""
+
+DEFAULT_MAX_CLIENTS = 32
+DEFAULT_IDLE_TIMEOUT = 1800.0
+DEFAULT_HEADER_TIMEOUT = 10.0
+
+
+def add_client_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags about clients: their session tables, and the HTTP caps."""
+    parser.add_argument(
+        "--shared-sessions",
+        action="store_true",
+        help="one session table for every client (one user's several clients); default: each MCP "
+        "client (HTTP Mcp-Session-Id, stdio connection) has its own sessions and ids",
+    )
+    parser.add_argument(
+        "--max-clients",
+        type=positive_whole,
+        default=DEFAULT_MAX_CLIENTS,
+        metavar="N",
+        help=f"HTTP: MCP sessions open at once; another initialize gets 503 (default {DEFAULT_MAX_CLIENTS})",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=non_negative_seconds,
+        default=DEFAULT_IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help="HTTP: end an MCP session, killing its client's sessions, after this long without a "
+        f"request in flight; 0 never (default {DEFAULT_IDLE_TIMEOUT:.0f})",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=non_negative_seconds,
+        default=DEFAULT_HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help="HTTP: close a connection that has not sent a whole request head this long after it "
+        f"opened or after its last response (default {DEFAULT_HEADER_TIMEOUT:.0f})",
+    )
+
+
+def _keep_this_process_private() -> None:
+    """Make this process non-dumpable: its /proc/PID/environ, mem and maps become root's, so a
+    session (the same user) cannot read the server's token or the variables it filtered out.
+    Linux only; elsewhere nothing changes."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        log.warning("could not make the server non-dumpable: %s", os.strerror(ctypes.get_errno()))
 
 
 def _raise_open_files_limit() -> int | None:
@@ -107,7 +170,7 @@ def _mcp_requirement() -> str:
 
 def serve(args: argparse.Namespace) -> int:
     """``streamshell serve``: the MCP server over stdio, or over HTTP with ``--http``."""
-    token = os.environ.get(TOKEN_ENV) or None
+    token = os.environ.pop(TOKEN_ENV, None) or None  # never passed on, whatever the filter says
     if args.http and args.host not in LOOPBACK_HOSTS and not token:
         raise UsageError(
             f"refusing to serve on non-loopback host {args.host} with a generated token: "
@@ -137,12 +200,19 @@ def serve(args: argparse.Namespace) -> int:
         )
         return EXIT_RUNTIME
 
-    options = dataclasses.replace(manager_options(args), open_files_limit=started_with)
+    _keep_this_process_private()
+    options = dataclasses.replace(
+        manager_options(args), open_files_limit=started_with, cwd=args.cwd or _working_directory()
+    )
     factory = _backend_factory(args.ray, options)
     if factory is None:
         return EXIT_RUNTIME
     server = build_server(
-        factory, tools=args.tools, extended=args.schema == "extended", profile=options.profile
+        factory,
+        tools=args.tools,
+        extended=args.schema == "extended",
+        profile=options.profile,
+        shared_sessions=args.shared_sessions,
     )
     import anyio
 
@@ -157,8 +227,56 @@ def serve(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(connection_help(f"http://{shown}:{port}/mcp", token), flush=True)
-    anyio.run(serve_http, server, sock, token, args.allowed_host)  # uvicorn stops on SIGINT/SIGTERM itself
+    serving = functools.partial(
+        serve_http,
+        server,
+        sock,
+        token,
+        args.allowed_host,
+        max_clients=args.max_clients,
+        idle_timeout=args.idle_timeout or None,
+        header_timeout=args.header_timeout,
+    )
+    anyio.run(serving)  # uvicorn stops on SIGINT/SIGTERM itself
     return EXIT_OK
+
+
+def _working_directory() -> str | None:
+    """Taken once, at start: every client's sessions run there, even if it is deleted later."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        return None
+
+
+class _LocalManagers:
+    """Makes each client's session manager; they share one supervisor (one cgroup or marker and one
+    watchdog for the whole server), made with the first and closed with the last."""
+
+    def __init__(self, options: ManagerOptions) -> None:
+        self._options = options
+        self._supervisor: Supervisor | None = None
+
+    def __call__(self) -> SessionBackend:
+        from .._engine.manager import SessionManager  # after the server is up: not on the start-up path
+        from .._engine.supervisor import Supervisor
+
+        if self._supervisor is None:
+            self._supervisor = Supervisor(self._options)
+        return SessionManager(self._options, supervisor=self._supervisor)
+
+
+def _check_containment(options: ManagerOptions) -> None:
+    """A kill mechanism asked for by name must be usable here: say so at start, not at the first
+    call (``auto`` always finds one)."""
+    if options.containment == "auto":
+        return
+    from .._engine.containment import Unavailable, open_containment
+
+    try:
+        open_containment(options.containment).close()
+    except Unavailable as e:
+        raise UsageError(f"--containment {options.containment} cannot be used here: {e}") from None
 
 
 def _backend_factory(ray_address: str | None, options: ManagerOptions) -> Callable[[], SessionBackend] | None:
@@ -166,13 +284,8 @@ def _backend_factory(ray_address: str | None, options: ManagerOptions) -> Callab
     ``ray_address`` (connected now, so a bad address fails before serving); None after saying
     why it cannot be made. Options a cluster cannot serve are a :class:`UsageError`."""
     if ray_address is None:
-
-        def local() -> SessionBackend:
-            from .._engine.manager import SessionManager  # after the server is up: not on the start-up path
-
-            return SessionManager(options)
-
-        return local
+        _check_containment(options)
+        return _LocalManagers(options)
     try:
         from ..cluster.manager import RaySessionManager, connect, unsupported
     except ImportError as e:

@@ -4,7 +4,8 @@ A session that exits while no call waits on it is named in the next tool result;
 also sends the same line at once as ``notifications/message`` (level ``notice``, logger
 ``streamshell``):
 
-- to every client connected with a handshake-era protocol (which has a stream for
+- to the client whose session it was (to every client when they share one table),
+  if it is connected with a handshake-era protocol (which has a stream for
   server-initiated messages), as soon as the session exits;
 - on the 2026-07-28 protocol, where log messages may only ride a request's own stream and
   only when the request opted in, with the result of the call that carries the notice.
@@ -22,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import anyio
+from mcp.server.connection import Connection
 from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp_types import EmptyResult, LoggingLevel, SetLevelRequestParams
@@ -56,14 +58,24 @@ def _client_key(session: ServerSession) -> int | None:
     return None if params is None else id(params)
 
 
+def connection_key(connection: Connection) -> int | None:
+    """The key :func:`_client_key` gives the sessions of requests on ``connection``."""
+    params = connection.client_params
+    return None if params is None else id(params)
+
+
+EVERYONE = None
+"""The owner of a notice every client may see (sessions shared by all clients)."""
+
+
 class ExitNotifier:
     """Remembers the clients that made calls, and sends each exit notice to them."""
 
     def __init__(self) -> None:
         self._clients: OrderedDict[int, ServerSession] = OrderedDict()
         self._levels: dict[int, LoggingLevel] = {}
-        self._send: MemoryObjectSendStream[ExitNotice]
-        self._receive: MemoryObjectReceiveStream[ExitNotice]
+        self._send: MemoryObjectSendStream[tuple[ExitNotice, int | None]]
+        self._receive: MemoryObjectReceiveStream[tuple[ExitNotice, int | None]]
         self._send, self._receive = anyio.create_memory_object_stream(math.inf)
 
     def __repr__(self) -> str:
@@ -85,15 +97,18 @@ class ExitNotifier:
         if key is not None:
             self._levels[key] = level
 
-    def push(self, notice: ExitNotice) -> None:
-        """The session manager's exit listener: queue the notice (called on the event loop)."""
-        self._send.send_nowait(notice)
+    def push(self, notice: ExitNotice, owner: int | None = EVERYONE) -> None:
+        """A session manager's exit listener: queue the notice for the client ``owner`` (a key of
+        :func:`connection_key`), or for everyone (called on the event loop)."""
+        self._send.send_nowait((notice, owner))
 
     async def run(self) -> None:
         """Send queued notices until cancelled."""
         async with self._receive:
-            async for notice in self._receive:
+            async for notice, owner in self._receive:
                 for key, session in list(self._clients.items()):
+                    if owner is not EVERYONE and key != owner:
+                        continue  # another client's session: not this client's business
                     if _LEVELS.index(self._levels.get(key, "debug")) > _LEVELS.index(LEVEL):
                         continue
                     try:

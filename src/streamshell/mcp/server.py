@@ -4,9 +4,10 @@ The low-level ``Server`` is used rather than ``MCPServer``: the tools keep the
 reference's hand-written input schemas, and arguments reach streamshell's own checks
 untouched (``MCPServer`` would validate them with pydantic first, coerce ``"3"`` to
 ``3``, ignore unknown fields and prefix every error). Every call goes through the one
-dispatcher. One session manager lives in the server's lifespan, shared by every client:
-made by the first tool call (:mod:`.ondemand`), and closed (every session's process group
-killed) when the server stops.
+dispatcher. Each client (MCP session) gets its own session manager (:mod:`.clients`), or
+all share one, made by the client's first tool call (answering ``initialize`` loads none of
+the tools or the engine); the server's lifespan closes them all (every session killed) when
+it stops.
 
 This module imports the SDK: the CLI imports it only to serve.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -34,15 +35,14 @@ from mcp.types import (
 from .._version import __version__
 from ..profiles import Profile
 from ..tools.names import MCP_TOOLS, TOOL_NAMES
+from .clients import BackendFactory, ClientTables, connection_of
 from .notices import ExitNotifier, logging_handler, quietly, send_with_result
-from .ondemand import OnDemandBackend
 
 if TYPE_CHECKING:
-    from ..tools.backend import OutputCallback, SessionBackend
+    from ..tools.backend import OutputCallback
     from ..tools.registry import FunctionCallOutput
 
-    BackendFactory = Callable[[], SessionBackend]
-    Context = ServerRequestContext[SessionBackend]
+    Context = ServerRequestContext[ClientTables]
 
 log = logging.getLogger("streamshell")
 
@@ -59,10 +59,16 @@ INSTRUCTIONS = (
 async def _dispatch(ctx: Context, params: CallToolRequestParams, tools: Sequence[str]) -> FunctionCallOutput:
     """Run the call through the dispatcher, streaming its output as progress notifications when
     the client asked for them (it passed a progress token)."""
+    from ..errors import ManagerClosedError
     from ..tools.dispatch import handle_function_call
+    from ..tools.registry import FunctionCallOutput
+
+    try:
+        backend = ctx.lifespan_context.backend(connection_of(ctx.session))
+    except ManagerClosedError as e:  # a call that arrives while the server stops
+        return FunctionCallOutput.failure(str(e))
 
     async def call(sink: OutputCallback | None) -> FunctionCallOutput:
-        backend = ctx.lifespan_context
         return await handle_function_call(backend, params.name, params.arguments, on_output=sink, tools=tools)
 
     if not (ctx.meta and ctx.meta.get("progress_token") is not None):
@@ -85,13 +91,15 @@ def build_server(
     tools: Sequence[str] = MCP_TOOLS,
     extended: bool = True,
     profile: Profile = Profile.REFERENCE,
-) -> Server[SessionBackend]:
+    shared_sessions: bool = False,
+) -> Server[ClientTables]:
     """An MCP server serving ``tools`` (any of the registry's); ``extended`` advertises
     streamshell's extra parameters; ``profile`` whose definitions to advertise (the backends the
     factory makes must follow the same profile).
 
-    ``backend_factory`` makes the one session manager the server owns for its lifetime, when the
-    first tool call needs it (answering ``initialize`` loads none of the tools or the engine).
+    ``backend_factory`` makes a session manager for each client (for all of them with
+    ``shared_sessions``) when its first tool call needs it; the server owns them and closes
+    them when their clients leave or it stops.
     """
     unknown = [name for name in tools if name not in TOOL_NAMES]
     if unknown:
@@ -100,20 +108,18 @@ def build_server(
     notifier = ExitNotifier()
 
     @asynccontextmanager
-    async def lifespan(_: Server[SessionBackend]) -> AsyncIterator[SessionBackend]:
-        backend = OnDemandBackend(backend_factory, profile)
-        unsubscribe = backend.subscribe_exit_notices(notifier.push)
+    async def lifespan(_: Server[ClientTables]) -> AsyncIterator[ClientTables]:
+        tables = ClientTables(backend_factory, shared=shared_sessions, notify=notifier.push)
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(notifier.run)
                 try:
-                    yield backend
+                    yield tables
                 finally:
                     tg.cancel_scope.cancel()
         finally:
-            unsubscribe()
-            with anyio.CancelScope(shield=True):  # kill every group even while being cancelled
-                await backend.aclose()
+            with anyio.CancelScope(shield=True):  # kill every session even while being cancelled
+                await tables.aclose()
 
     async def list_tools(ctx: Context, params: PaginatedRequestParams | None) -> ListToolsResult:
         if not listed:  # worked out once, when first asked
