@@ -23,6 +23,12 @@ test: lint $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(ARGS)
 
+# 10 minutes of fuzzing handle_function_call and the stdio server with fresh seeds (the suite runs
+# a bounded, derandomized slice): prints calls, crashes and hangs; exits 1 on any crash or hang.
+.PHONY: fuzz
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzzing.py --minutes 10 $(ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks

@@ -19,7 +19,7 @@ import re
 import selectors
 import stat
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import anyio
 from mcp.server.lowlevel import Server
@@ -53,29 +53,69 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
-def refusal(line: str) -> str | None:
-    """The JSON-RPC error answering ``line`` when the SDK would drop it without an answer, or None
-    when the SDK can take it. A notification that cannot be taken is dropped (no answer is due)."""
+class Refusal(NamedTuple):
+    """A line the SDK is not given: ``answer`` is the JSON-RPC error line to send, or None when
+    none is due (a notification, a response)."""
+
+    answer: str | None
+
+
+def _structure_problem(message: Any) -> str | None:
+    """Why ``message`` is not a JSON-RPC 2.0 message the SDK takes (it drops those silently)."""
+    if not isinstance(message, dict):
+        return "a message must be a JSON object (batches are not served)"
+    if message.get("jsonrpc") != "2.0":
+        return 'jsonrpc must be "2.0"'
+    if "method" not in message:
+        return None if "id" in message and ("result" in message or "error" in message) else "no method"
+    if not isinstance(message["method"], str):
+        return "method must be a string"
+    if "id" in message and (isinstance(message["id"], bool) or not isinstance(message["id"], int | str)):
+        return "id must be a string or an integer"
+    if message.get("params") is not None and not isinstance(message["params"], dict):
+        return "params must be an object"
+    return None
+
+
+def _content_problem(line: str, message: Any) -> str | None:
+    """What the SDK's parser refuses in well-formed messages: lone surrogates, absurd nesting
+    (looked for only when the text could hold them)."""
+    if line.count("[") + line.count("{") > RECURSION_LIMIT and nesting_depth(message) > RECURSION_LIMIT:
+        return f"JSON nested deeper than {RECURSION_LIMIT} levels"
+    if _SURROGATE_ESCAPE.search(line) and _has_lone_surrogate(message):
+        return "a string holds a lone surrogate (not Unicode)"
+    return None
+
+
+def refusal(line: str) -> Refusal | None:
+    """How to answer ``line`` when the SDK would drop it without an answer; None when the SDK
+    can take it. Errors carry the request's id when it can be told (else null, as JSON-RPC asks)."""
     try:
-        message = json.loads(line)
+        message = json.loads(line)  # a number past Python's digit limit: the SDK drops that too
     except RecursionError:
-        return _error(None, -32700, f"Parse error: JSON nested deeper than {RECURSION_LIMIT} levels")
+        return Refusal(_error(None, -32700, f"Parse error: JSON nested deeper than {RECURSION_LIMIT} levels"))
     except ValueError as e:
-        return _error(None, -32700, f"Parse error: {str(e)[:200]}")
-    if line.count("[") + line.count("{") <= RECURSION_LIMIT and not _SURROGATE_ESCAPE.search(line):
+        return Refusal(_error(None, -32700, f"Parse error: {str(e)[:200]}"))
+    problem = _structure_problem(message) or _content_problem(line, message)
+    if problem is None:
         return None
-    if nesting_depth(message) > RECURSION_LIMIT:
-        problem = f"JSON nested deeper than {RECURSION_LIMIT} levels"
-    elif _has_lone_surrogate(message):
-        problem = "a string holds a lone surrogate (not Unicode)"
-    else:
-        return None
+    if isinstance(message, dict) and _no_answer_due(message):
+        return Refusal(None)
     request_id = message.get("id") if isinstance(message, dict) else None
-    if request_id is None or isinstance(request_id, bool) or not isinstance(request_id, str | int):
-        return _error(None, -32600, f"Invalid Request: {problem}") if request_id is not None else None
-    if isinstance(request_id, str) and _has_lone_surrogate(request_id):
+    if (
+        isinstance(request_id, bool)
+        or not isinstance(request_id, int | str)
+        or _has_lone_surrogate(request_id)
+    ):
         request_id = None
-    return _error(request_id, -32600, f"Invalid Request: {problem}")
+    return Refusal(_error(request_id, -32600, f"Invalid Request: {problem}"))
+
+
+def _no_answer_due(message: dict[str, Any]) -> bool:
+    """A notification (a method, no id) or a response (a result or an error, no method)."""
+    if "method" in message:
+        return "id" not in message
+    return "result" in message or "error" in message
 
 
 class _StdinLines:
@@ -100,12 +140,13 @@ class _StdinLines:
     async def __anext__(self) -> str:
         while True:
             line = await self._next_line()
-            if not line.strip():
+            if not line.strip(" \t\r\n"):  # a blank line is no message (JSON whitespace only)
                 return line
-            answer = refusal(line)
-            if answer is None:
+            refused = refusal(line)
+            if refused is None:
                 return line
-            await self._reply(answer)
+            if refused.answer is not None:
+                await self._reply(refused.answer)
 
     async def _next_line(self) -> str:
         while (end := self._buffer.find(b"\n")) < 0 and not self._eof:
