@@ -421,8 +421,12 @@ def main(argv: list[str]) -> int:
     while time.monotonic() < deadline:
         for name, run in runs:
             seed = seeds.randrange(2**32)
-            run(args.batch, tallies[name], seed)
-            print(f"{name}: seed {seed}: {tallies[name]}", flush=True)
+            tally = tallies[name]
+            failed = len(tally.crashes) + len(tally.hangs)
+            run(args.batch, tally, seed)
+            print(f"{name}: seed {seed}: {tally}", flush=True)
+            for failure in (tally.crashes + tally.hangs)[failed : failed + 3]:
+                print(f"  {failure}", flush=True)
     print()
     for name, tally in tallies.items():
         print(f"{name}: {tally}")

@@ -229,8 +229,11 @@ OWNER_KILLED = textwrap.dedent(
     """
     import asyncio, sys
     from streamshell import ExecCommandParams, SessionManager
+    from streamshell._engine import spawn
+    if sys.argv[2] == "popen":
+        spawn.libc_spawner = lambda: None
     async def main():
-        manager = SessionManager(watchdog=sys.argv[1] == "on")
+        manager = SessionManager(watchdog=sys.argv[1] == "on", parent_death_signal=sys.argv[1] == "pdeathsig")
         out = await manager.exec_command(ExecCommandParams(
             cmd="trap '' HUP TERM; echo $$; sleep 600 & wait", login=False, yield_time_ms=2000))
         print(out.output.strip(), flush=True)
@@ -240,12 +243,13 @@ OWNER_KILLED = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("watchdog", ["on", "off"])
-async def test_sessions_die_when_their_owner_is_sigkilled(watchdog: str) -> None:
+@pytest.mark.parametrize("watchdog", ["on", "off", "pdeathsig"])
+async def test_sessions_die_when_their_owner_is_sigkilled(watchdog: str, spawn_path: str) -> None:
     """Closing the PTY master hangs the session up, but a shell ignoring SIGHUP survives that;
-    the watchdog kills it anyway."""
+    the watchdog kills it anyway. Without the watchdog, ``parent_death_signal`` kills the direct
+    child (only: its background sleep, ignoring SIGHUP and SIGTERM too, lives on)."""
     owner = subprocess.Popen(
-        [sys.executable, "-c", OWNER_KILLED, watchdog], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", OWNER_KILLED, watchdog, spawn_path], stdout=subprocess.PIPE, text=True
     )
     assert owner.stdout is not None
     pid = int(owner.stdout.readline())
@@ -253,6 +257,9 @@ async def test_sessions_die_when_their_owner_is_sigkilled(watchdog: str) -> None
     owner.wait()
     if watchdog == "on":
         await wait_until(lambda: not alive(pid), what="the watchdog to kill the orphaned session")
+    elif watchdog == "pdeathsig":
+        await wait_until(lambda: not alive(pid), what="the parent-death signal to kill the shell")
+        os.killpg(pid, signal.SIGKILL)  # its background sleep (the group outlives its leader)
     else:
         await asyncio.sleep(1)  # what the watchdog would have had to do, not done
         assert alive(pid), "without the watchdog a shell ignoring SIGHUP outlives its owner"

@@ -389,7 +389,7 @@ class SessionManager:
         if params.env or cell.environment:
             env = {**env, **(params.env or {}), **cell.environment}
         argv = [params.shell, "-lc" if params.login else "-c", params.cmd]
-        return Launch(argv, env, cwd, self.options.open_files_limit)
+        return Launch(argv, env, cwd, self.options.open_files_limit, self.options.parent_death_signal)
 
     def _call_window(self, max_output_tokens: int) -> int:
         """Bytes to keep at each end while a call with this budget collects (exact truncation)."""

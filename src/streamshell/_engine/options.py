@@ -256,6 +256,14 @@ class ManagerOptions:
         "whose tools and texts to follow: Codex 0.29's (reference) or current Codex's unified exec (unified)",
         user=True,
     )
+    parent_death_signal: bool = option(
+        False,
+        BOOLEAN,
+        "give each session's process PR_SET_PDEATHSIG (SIGKILL when this process dies), through an "
+        "exec of setpriv (util-linux), ~0.5 ms per spawn; the watchdog already kills every session "
+        "process, not only the direct child, when this process dies",
+        user=True,
+    )
     containment: str = option(
         "auto",
         choice("auto", *MECHANISMS),

@@ -18,11 +18,14 @@ spawn runs inside :meth:`Cell.entered`).
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
+import functools
 import os
 import resource
 import shutil
+import signal
 import struct
 import subprocess
 import termios
@@ -50,12 +53,14 @@ class LaunchError(Exception):
 class Launch:
     """What to start: an argv whose ``argv[0]`` is looked up in the child's PATH.
 
-    ``open_files_limit``: the child's soft RLIMIT_NOFILE (None: this process's)."""
+    ``open_files_limit``: the child's soft RLIMIT_NOFILE (None: this process's);
+    ``parent_death_signal``: the child gets SIGKILL when this process (the spawning thread) dies."""
 
     argv: Sequence[str]
     env: dict[str, str]
     cwd: str
     open_files_limit: int | None = None
+    parent_death_signal: bool = False
 
 
 @dataclass
@@ -129,6 +134,27 @@ def _check_working_directory(cwd: str) -> None:
         raise LaunchError(f"working directory {shown(cwd)} {what}", errno.ENOTDIR if exists else errno.ENOENT)
 
 
+PR_SET_PDEATHSIG = 1
+"""``prctl`` option (``<linux/prctl.h>``)."""
+
+
+@functools.cache
+def _setpriv() -> str | None:
+    return shutil.which("setpriv")
+
+
+def _with_death_signal(path: str, launch: Launch) -> tuple[str, Sequence[str]]:
+    """What ``posix_spawn`` runs: the program itself, or, for a parent-death signal (which only
+    code in the child can ask for, and ``posix_spawn`` runs none), ``setpriv --pdeathsig KILL``
+    exec'ing it. The signal survives that exec and the program's (not a setuid one's)."""
+    if not launch.parent_death_signal:
+        return path, launch.argv
+    setpriv = _setpriv()
+    if setpriv is None:
+        raise LaunchError("a parent-death signal needs setpriv (util-linux), which is not installed")
+    return setpriv, [setpriv, "--pdeathsig", "KILL", "--", path, *launch.argv[1:]]
+
+
 def _program(launch: Launch) -> str:
     """Check what must be checked before starting ``launch``; return the program's path.
 
@@ -141,7 +167,7 @@ def _program(launch: Launch) -> str:
     """
     _check_arguments(launch)
     name = launch.argv[0]
-    if os.path.isabs(name):
+    if os.path.isabs(name) and not launch.parent_death_signal:  # (setpriv would report it, not us)
         return name
     _check_working_directory(launch.cwd)
     return resolve_executable(name, launch.env)
@@ -175,12 +201,18 @@ def _popen(path: str, launch: Launch, stdin: int, stdout: int, ctty: bool) -> su
     """The portable path: ``subprocess`` with a new session (and a controlling terminal for PTYs);
     it closes every other fd itself (``close_fds``)."""
     limit = launch.open_files_limit
+    parent = os.getpid()
+    prctl = ctypes.CDLL(None).prctl if launch.parent_death_signal else None
 
     def prepare_child() -> None:  # pragma: no cover - runs in the forked child
         if ctty:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         if limit is not None:
             resource.setrlimit(resource.RLIMIT_NOFILE, open_files_limits(limit))
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:  # the parent died before the signal was asked for
+                os._exit(128 + signal.SIGKILL)
 
     return subprocess.Popen(
         list(launch.argv),
@@ -192,7 +224,7 @@ def _popen(path: str, launch: Launch, stdin: int, stdout: int, ctty: bool) -> su
         env=launch.env,
         start_new_session=True,
         close_fds=True,
-        preexec_fn=prepare_child if ctty or limit is not None else None,
+        preexec_fn=prepare_child if ctty or limit is not None or prctl is not None else None,
     )
 
 
@@ -215,6 +247,7 @@ def spawn_pty(launch: Launch, cell: Cell, rows: int = ROWS, cols: int = COLS) ->
     """
     path = _program(launch)
     spawner = libc_spawner()
+    run, argv = _with_death_signal(path, launch) if spawner is not None else (path, launch.argv)
     try:
         master, slave = spawner.open_pty() if spawner is not None else os.openpty()
     except OSError as e:
@@ -227,8 +260,8 @@ def spawn_pty(launch: Launch, cell: Cell, rows: int = ROWS, cols: int = COLS) ->
                 assert isinstance(slave, str)
                 terminal = [(0, slave)]
                 pid = spawner(
-                    path,
-                    launch.argv,
+                    run,
+                    argv,
                     launch.env,
                     launch.cwd,
                     terminal,
@@ -273,12 +306,13 @@ def spawn_pipes(launch: Launch, cell: Cell) -> Spawned:
     terminal)."""
     path = _program(launch)
     spawner = libc_spawner()
+    run, argv = _with_death_signal(path, launch) if spawner is not None else (path, launch.argv)
     in_read, in_write, out_read, out_write = _pipes()
     try:
         with cell.entered():
             if spawner is not None:
                 dups = [(in_read, 0), (out_write, 1), (out_write, 2)]
-                pid = spawner(path, launch.argv, launch.env, launch.cwd, [], dups, launch.open_files_limit)
+                pid = spawner(run, argv, launch.env, launch.cwd, [], dups, launch.open_files_limit)
                 popen = None
             else:
                 popen = _popen(path, launch, in_read, out_write, ctty=False)
