@@ -13,6 +13,7 @@ from . import (
     cluster,
     cold_start,
     concurrency,
+    containment,
     decisions,
     dev_server,
     idle_cpu,
@@ -32,6 +33,7 @@ from .sizes import FULL, QUICK, TOY, Sizes
 
 METRICS: tuple[tuple[str, Callable[[Sizes], Awaitable[list[Row]]]], ...] = (
     ("spawn", spawn.rows),
+    ("containment", containment.rows),
     ("throughput", throughput.rows),
     ("memory", memory.rows),
     ("concurrency", concurrency.rows),

@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
+from helpers import INITIALIZE
 from streamshell import SessionManager, handle_function_call
 from streamshell.params import declared
 from streamshell.tools.registry import TOOLS
@@ -192,6 +193,18 @@ async def one_call(manager: SessionManager, name: Any, arguments: Any, tally: Ta
         tally.crashes.append(f"{what}: {result.content[:300]}")
 
 
+def _bounded(examples: int, seed: int | None) -> Callable[[Any], Any]:
+    """``examples`` examples, derandomized unless a ``seed`` is given; no example database, no
+    deadline (a call may wait on a process)."""
+    return settings(
+        max_examples=examples,
+        derandomize=seed is None,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 def fuzz_calls(examples: int, tally: Tally, seed: int | None = None) -> None:
     """``examples`` hypothesis examples of a few calls each, on one manager, derandomized
     unless ``seed`` is given. Sessions run in a scratch directory with a scratch HOME (a login
@@ -200,20 +213,8 @@ def fuzz_calls(examples: int, tally: Tally, seed: int | None = None) -> None:
         loop = asyncio.new_event_loop()
         manager = SessionManager(cwd=scratch, env={"HOME": scratch}, max_sessions=8)
 
-        @settings(
-            max_examples=examples,
-            derandomize=seed is None,
-            database=None,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(
-            st.lists(
-                st.one_of(st.tuples(NAMES, ARGUMENTS), PLAUSIBLE_CALLS, PLAUSIBLE_CALLS.map(_as_text)),
-                min_size=1,
-                max_size=4,
-            )
-        )
+        @_bounded(examples, seed)
+        @given(st.lists(CALLS, min_size=1, max_size=4))
         def example(calls: list[tuple[Any, Any]]) -> None:
             for name, arguments in calls:
                 loop.run_until_complete(one_call(manager, name, arguments, tally))
@@ -253,7 +254,7 @@ LINES = st.one_of(
         ),
         JSON_VALUES,
     ),
-    st.text(max_size=60),
+    st.text(max_size=60).map(lambda t: t.replace("\n", " ")),  # one line: a newline would make two
     st.binary(max_size=40).map(lambda b: b.replace(b"\n", b" ")),
     st.integers(min_value=100, max_value=50_000).map(
         lambda n: '{"jsonrpc":"2.0","id":7,"method":"ping","params":' + "[" * n
@@ -304,21 +305,7 @@ class StdioServer:
             stderr=subprocess.DEVNULL,
             env=env,
         )
-        self._lines: list[bytes] = []
-        self.send(
-            json.dumps(
-                {
-                    "jsonrpc": "2.0",
-                    "id": 1,
-                    "method": "initialize",
-                    "params": {
-                        "protocolVersion": "2025-06-18",
-                        "capabilities": {},
-                        "clientInfo": {"name": "fuzz", "version": "1"},
-                    },
-                }
-            )
-        )
+        self.send(json.dumps(INITIALIZE))
         self.answer(HANG_SECONDS)
         self.send('{"jsonrpc":"2.0","method":"notifications/initialized"}')
 
@@ -380,13 +367,7 @@ def fuzz_stdio(examples: int, tally: Tally, seed: int | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="streamshell-fuzz-") as scratch:
         server = StdioServer(scratch)
 
-        @settings(
-            max_examples=examples,
-            derandomize=seed is None,
-            database=None,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        )
+        @_bounded(examples, seed)
         @given(st.lists(LINES, min_size=1, max_size=4))
         def example(lines: list[str | bytes]) -> None:
             for line in lines:
