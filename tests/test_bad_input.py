@@ -270,7 +270,7 @@ CASES: list[tuple[str, str, str]] = [
         "exec_command",
         '{"\\udcff": 1}',
         P
-        + "unknown field `\\udcff`, expected one of `cmd`, `yield_time_ms`, `max_output_tokens`, `shell`, `login`, `workdir`, `env`, `tty` at line 1 column 9",
+        + "unknown field `\\udcff`, expected one of `cmd`, `yield_time_ms`, `max_output_tokens`, `shell`, `login`, `workdir`, `env`, `tty`, `wait_for`, `view` at line 1 column 9",
     ),
     ("write_stdin", '{"session_id": ' + "9" * 400 + "}", P + "number out of range at line 1 column 415"),
     ("write_stdin", '{"session_id": 1' + "0" * 5000 + "}", P + "number out of range at line 1 column 5016"),
@@ -393,13 +393,13 @@ OBJECT_CASES: list[tuple[object, object, str]] = [
         "exec_command",
         {"\ud800": 1},
         P
-        + "unknown field `\\ud800`, expected one of `cmd`, `yield_time_ms`, `max_output_tokens`, `shell`, `login`, `workdir`, `env`, `tty`",
+        + "unknown field `\\ud800`, expected one of `cmd`, `yield_time_ms`, `max_output_tokens`, `shell`, `login`, `workdir`, `env`, `tty`, `wait_for`, `view`",
     ),
     (
         "exec_command",
         {1: "x"},
         P
-        + "unknown field `1`, expected one of `cmd`, `yield_time_ms`, `max_output_tokens`, `shell`, `login`, `workdir`, `env`, `tty`",
+        + "unknown field `1`, expected one of `cmd`, `yield_time_ms`, `max_output_tokens`, `shell`, `login`, `workdir`, `env`, `tty`, `wait_for`, `view`",
     ),
     (
         "exec_command",
