@@ -13,7 +13,7 @@ from typing import Any
 
 from streamshell import SessionManager
 
-from .report import Row, spread, verdict
+from .report import NOT_MEASURED, Row, spread, verdict
 from .sizes import Sizes
 from .spawn import streamshell_spawn
 from .stats import Timing, alternate, summarize
@@ -50,7 +50,7 @@ async def rows(sizes: Sizes) -> list[Row]:
                     streamshell=spread(o),
                     ratio=f"{ratio:.2f}x",
                     target=f"≤ {TARGET:.2f}x" if held else "-",
-                    verdict=verdict(ratio <= TARGET) if held else "measured",
+                    verdict=verdict(ratio <= TARGET) if held else NOT_MEASURED,
                     notes=(f"{name}: +{(o.median - f.median) * 1000:.3f} ms per spawn (medians).",),
                 )
             )
