@@ -61,6 +61,10 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what:
         await asyncio.sleep(0.01)
 
 
+NOTICE = "Session {} exited with code {} ({}); its unread output is kept."
+"""An exit notice's text: session id, exit code, command."""
+
+
 def body(text: str) -> str:
     """The output part of a tool result text."""
     return text.split("\nOutput:\n", 1)[1]

@@ -13,12 +13,10 @@ import anyio
 import pytest
 from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 
-from helpers import call_tool, sh, start, start_and_wait_for_file, wait_until
+from helpers import NOTICE, call_tool, sh, start, start_and_wait_for_file, wait_until
 from streamshell import Exited, SessionManager, WriteStdinParams, handle_function_call
 from streamshell.mcp.server import build_server
 from streamshell.tools.registry import LIST_SESSIONS
-
-NOTICE = "Session {} exited with code {} ({}); its unread output is kept."
 
 
 async def exited(manager: SessionManager, sid: int) -> None:

@@ -16,13 +16,14 @@ import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from helpers import INITIALIZE, alive, body, call_tool, mcp_read_until, wait_until
+from helpers import INITIALIZE, NOTICE, alive, body, call_tool, mcp_read_until, wait_until
 
 TOKEN = "test-token-0123456789"
 
@@ -75,12 +76,20 @@ def server() -> Iterator[RunningServer]:
 
 
 @contextlib.asynccontextmanager
-async def connect(server: RunningServer, token: str | None = None) -> AsyncIterator[ClientSession]:
+async def connect(
+    server: RunningServer, token: str | None = None, logs: list[str] | None = None
+) -> AsyncIterator[ClientSession]:
+    """An initialized MCP client; the data of the log notifications it gets go to ``logs``."""
     headers = {"Authorization": f"Bearer {token or server.token}"}
+
+    async def on_log(params: Any) -> None:
+        if logs is not None:
+            logs.append(params.data)
+
     async with (
         create_mcp_http_client(headers=headers) as http,
         streamable_http_client(server.url, http_client=http) as (read, write),
-        ClientSession(read, write) as session,
+        ClientSession(read, write, logging_callback=on_log) as session,
     ):
         await session.initialize()
         yield session
@@ -168,6 +177,47 @@ async def test_each_client_has_its_own_sessions(server: RunningServer) -> None:
     await wait_until(lambda: not alive(first_pid), what="the first client's session to be killed")
     log = stop(server)
     assert re.search(r"streamshell INFO exec_command session=0 running wall=\d+\.\d{3}s", log)
+
+
+async def test_exit_notices_reach_only_their_own_client(server: RunningServer) -> None:
+    """A's background job exits: A is told (at once, and in its next result), B never (neither
+    the notification nor B's results name A's command; review finding: B's next result carried
+    A's notice and A's said nothing)."""
+    a_logs: list[str] = []
+    b_logs: list[str] = []
+    secret = "sleep 0.2; echo secret-of-A; exit 3"
+    own = "sleep 0.2; exit 4"
+    async with connect(server, logs=a_logs) as a, connect(server, logs=b_logs) as b:
+        await call_tool(b, "exec_command", {"cmd": "true", "login": False})  # B is a known client
+        text, _ = await call_tool(a, "exec_command", {"cmd": secret, "login": False, "yield_time_ms": 0})
+        assert "Process running with session ID 0" in text
+        await wait_until(lambda: bool(a_logs), timeout=60, what="A's exit notice")
+        assert a_logs == [NOTICE.format(0, 3, secret)]
+        text, _ = await call_tool(b, "exec_command", {"cmd": "echo B-work", "login": False})
+        assert "secret-of-A" not in text and text.endswith("B-work\r\n")
+        # B's own notice comes after A's would have (one queue, sent in order): none of A's before it
+        text, _ = await call_tool(b, "exec_command", {"cmd": own, "login": False, "yield_time_ms": 0})
+        b_session = int(text.split("session ID ")[1].split()[0])
+        await wait_until(lambda: bool(b_logs), timeout=60, what="B's exit notice")
+        assert b_logs == [NOTICE.format(b_session, 4, own)]
+        text, _ = await call_tool(a, "exec_command", {"cmd": "true", "login": False})
+        assert NOTICE.format(0, 3, secret) in text and own not in text
+        assert a_logs == [NOTICE.format(0, 3, secret)]
+
+
+async def test_with_shared_sessions_every_client_is_told() -> None:
+    running = start_server("--shared-sessions")
+    logs: tuple[list[str], list[str]] = ([], [])
+    try:
+        async with connect(running, logs=logs[0]) as first, connect(running, logs=logs[1]) as second:
+            await call_tool(second, "list_sessions", {})  # a client is told once it made a call
+            await call_tool(
+                first, "exec_command", {"cmd": "sleep 0.2; exit 5", "login": False, "yield_time_ms": 0}
+            )
+            await wait_until(lambda: all(logs), timeout=60, what="both clients' notices")
+            assert logs == ([NOTICE.format(0, 5, "sleep 0.2; exit 5")],) * 2
+    finally:
+        stop(running)
 
 
 async def test_shared_sessions_restores_one_table() -> None:

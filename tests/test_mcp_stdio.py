@@ -154,6 +154,7 @@ STARTUP_PATH = {
     "streamshell.mcp.server",
     "streamshell.mcp.notices",
     "streamshell.mcp.clients",
+    "streamshell.mcp.connections",
     "streamshell.mcp.stdio",
 }
 """streamshell's modules on the way from launching `streamshell serve` to answering `initialize`:

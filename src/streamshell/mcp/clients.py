@@ -4,11 +4,13 @@ A client is an MCP session: one ``Mcp-Session-Id`` over Streamable HTTP, one con
 over stdio. Its first tool call makes its session manager (with the server's factory); the
 manager closes, killing the client's sessions, when the MCP session ends: the client's
 DELETE, the HTTP idle timeout, stdin's EOF, or the server stopping. So one client can
-neither see nor kill another's sessions. With ``shared=True`` (``serve --shared-sessions``,
-for one user's several clients) every client uses one manager, as before.
+neither see nor kill another's sessions, nor hear of their exits (a table's exit notices
+go to its own client only). With ``shared=True`` (``serve --shared-sessions``, for one
+user's several clients) every client uses one manager, as before.
 
 Requests of the 2026 protocol revision carry no MCP session: each is a connection of its
-own, with nothing that ties it to the next. They share one table, as with ``shared=True``.
+own, with nothing that ties it to the next. They share one table, as with ``shared=True``;
+its exit notices ride the results that carry them, never another client's stream.
 """
 
 from __future__ import annotations
@@ -22,20 +24,19 @@ from typing import TYPE_CHECKING, Any
 from mcp.server.connection import Connection
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from .notices import EVERYONE, connection_key
+from .notices import EVERYONE
 
 if TYPE_CHECKING:  # not on the way to answering initialize
-    from ..results import ExitNotice
     from ..tools.backend import SessionBackend
 
 log = logging.getLogger(__name__)
 
 BackendFactory = Callable[[], "SessionBackend"]
 Notify = Callable[..., None]
-"""Where a table's exit notices go, with the key of the client they are for (None: everyone)."""
+"""Where a table's exit notices go, with the connection of the client they are for (None: everyone)."""
 
-NOBODY = -1
-"""The owner of notices from a table whose client cannot be told (it never sent initialize)."""
+_UNTOLD = object()
+"""The owner of notices nobody is told at once (see :meth:`ClientTables._owner`)."""
 
 SHARED = "shared"
 """The key of the one table shared by every client (``shared=True``, and sessionless requests)."""
@@ -69,8 +70,8 @@ class ClientTables:
 
                 raise ManagerClosedError
             table = self._tables[key] = self._factory()
-            if self._notify is not None:
-                owner = EVERYONE if key is SHARED else connection_key(connection) or NOBODY  # type: ignore[arg-type]
+            owner = self._owner(key)
+            if self._notify is not None and owner is not _UNTOLD:
                 self._unsubscribe[key] = table.subscribe_exit_notices(
                     functools.partial(self._notify, owner=owner)
                 )
@@ -81,12 +82,13 @@ class ClientTables:
                 )
         return table
 
-    def _notices_for(self, key: Any, connection: Connection | None) -> Callable[[ExitNotice], None]:
-        """A table's exit listener: its notices go to its own client only (all, when shared)."""
-        assert self._notify is not None
-        if key is SHARED or connection is None:
-            return functools.partial(self._notify, owner=EVERYONE)
-        return functools.partial(self._notify, owner=connection_key(connection) or NOBODY)
+    def _owner(self, key: Any) -> Connection | object | None:
+        """Whom a table's exit notices go to: its own client only; every client when all share
+        one table; nobody at once for the 2026 protocol's sessionless requests (their notices
+        ride the results that carry them, and must not reach the clients with tables of their own)."""
+        if self._shared:
+            return EVERYONE
+        return _UNTOLD if key is SHARED else key
 
     def _key(self, connection: Connection | None) -> Any:
         if self._shared:
@@ -127,11 +129,3 @@ class ClientTables:
 
 def _name(connection: Connection) -> str:
     return (connection.session_id or "stdio")[:16]
-
-
-def connection_of(session: object) -> Connection | None:
-    """The connection a request came on. The SDK (2.x) hands handlers a per-request
-    ``ServerSession`` whose connection has no public accessor; None if that changes (then
-    :meth:`ClientTables.backend` refuses, unless the tables are shared)."""
-    connection = getattr(session, "_connection", None)
-    return connection if isinstance(connection, Connection) else None

@@ -4,9 +4,9 @@ A session that exits while no call waits on it is named in the next tool result;
 also sends the same line at once as ``notifications/message`` (level ``notice``, logger
 ``streamshell``):
 
-- to the client whose session it was (to every client when they share one table),
-  if it is connected with a handshake-era protocol (which has a stream for
-  server-initiated messages), as soon as the session exits;
+- to the client whose session it was (to every client that made a call when they share one
+  table), if it is connected with a handshake-era protocol (which has a stream for
+  server-initiated messages), as soon as the session exits; never to another client;
 - on the 2026-07-28 protocol, where log messages may only ride a request's own stream and
   only when the request opted in, with the result of the call that carries the notice.
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
@@ -29,6 +28,8 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp_types import EmptyResult, LoggingLevel, SetLevelRequestParams
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from .connections import connection_of
+
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 
 LEVEL: LoggingLevel = "notice"
 LOGGER = "streamshell"
-MAX_CLIENTS = 64
-"""Clients remembered for notices; the least recently active ones are forgotten first."""
 
 _LEVELS: tuple[LoggingLevel, ...] = get_args(LoggingLevel)
 """Severity-ascending, in the order the protocol's ``LoggingLevel`` declares them (RFC 5424)."""
@@ -52,30 +51,23 @@ def is_modern(session: ServerSession) -> bool:
     return session.protocol_version in MODERN_PROTOCOL_VERSIONS
 
 
-def _client_key(session: ServerSession) -> int | None:
-    """What tells one handshake-era client from another: its ``initialize`` parameters object."""
-    params = session.client_params
-    return None if params is None else id(params)
-
-
-def connection_key(connection: Connection) -> int | None:
-    """The key :func:`_client_key` gives the sessions of requests on ``connection``."""
-    params = connection.client_params
-    return None if params is None else id(params)
-
-
 EVERYONE = None
 """The owner of a notice every client may see (sessions shared by all clients)."""
 
 
 class ExitNotifier:
-    """Remembers the clients that made calls, and sends each exit notice to them."""
+    """Remembers the clients that made calls, until their connections close, and sends each exit
+    notice to the client it belongs to.
+
+    Invariant: a notice pushed for a connection goes to that connection's client only; one
+    pushed for :data:`EVERYONE` goes to every remembered client.
+    """
 
     def __init__(self) -> None:
-        self._clients: OrderedDict[int, ServerSession] = OrderedDict()
-        self._levels: dict[int, LoggingLevel] = {}
-        self._send: MemoryObjectSendStream[tuple[ExitNotice, int | None]]
-        self._receive: MemoryObjectReceiveStream[tuple[ExitNotice, int | None]]
+        self._clients: dict[Connection, ServerSession] = {}
+        self._levels: dict[Connection, LoggingLevel] = {}
+        self._send: MemoryObjectSendStream[tuple[ExitNotice, Connection | None]]
+        self._receive: MemoryObjectReceiveStream[tuple[ExitNotice, Connection | None]]
         self._send, self._receive = anyio.create_memory_object_stream(math.inf)
 
     def __repr__(self) -> str:
@@ -83,39 +75,43 @@ class ExitNotifier:
 
     def remember(self, session: ServerSession) -> None:
         """A client made a call: tell it of later exits (handshake-era clients only)."""
-        key = _client_key(session)
-        if key is None or is_modern(session):
+        connection = connection_of(session)
+        if connection is None or is_modern(session) or connection in self._clients:
             return
-        self._clients[key] = session
-        self._clients.move_to_end(key)
-        while len(self._clients) > MAX_CLIENTS:
-            forgotten, _ = self._clients.popitem(last=False)
-            self._levels.pop(forgotten, None)
+        self._clients[connection] = session
+        connection.exit_stack.callback(self.forget, connection)
+
+    def forget(self, connection: Connection) -> None:
+        """The client's connection closed (or cannot take notices any more)."""
+        self._clients.pop(connection, None)
+        self._levels.pop(connection, None)
 
     def set_level(self, session: ServerSession, level: LoggingLevel) -> None:
-        key = _client_key(session)
-        if key is not None:
-            self._levels[key] = level
+        connection = connection_of(session)
+        if connection is not None:
+            self._levels[connection] = level
 
-    def push(self, notice: ExitNotice, owner: int | None = EVERYONE) -> None:
-        """A session manager's exit listener: queue the notice for the client ``owner`` (a key of
-        :func:`connection_key`), or for everyone (called on the event loop)."""
+    def push(self, notice: ExitNotice, owner: Connection | None = EVERYONE) -> None:
+        """A session manager's exit listener: queue the notice for the client on ``owner``, or for
+        everyone (called on the event loop)."""
         self._send.send_nowait((notice, owner))
 
     async def run(self) -> None:
         """Send queued notices until cancelled."""
         async with self._receive:
             async for notice, owner in self._receive:
-                for key, session in list(self._clients.items()):
-                    if owner is not EVERYONE and key != owner:
-                        continue  # another client's session: not this client's business
-                    if _LEVELS.index(self._levels.get(key, "debug")) > _LEVELS.index(LEVEL):
-                        continue
+                for connection in self._recipients(owner):
                     try:
-                        await _log(session, notice)
-                    except Exception as e:  # the client went away: forget it
+                        await _log(self._clients[connection], notice)
+                    except Exception as e:  # the client went away
                         log.debug("dropping a client that cannot take notices: %r", e)
-                        self._clients.pop(key, None)
+                        self.forget(connection)
+
+    def _recipients(self, owner: Connection | None) -> list[Connection]:
+        """The remembered clients ``owner``'s notice goes to, less those whose level is above it."""
+        chosen = list(self._clients) if owner is EVERYONE else [owner] if owner in self._clients else []
+        threshold = _LEVELS.index(LEVEL)
+        return [c for c in chosen if _LEVELS.index(self._levels.get(c, "debug")) <= threshold]
 
 
 async def send_with_result(session: ServerSession, request_id: Any, notices: tuple[ExitNotice, ...]) -> None:

@@ -35,7 +35,8 @@ from mcp.types import (
 from .._version import __version__
 from ..profiles import Profile
 from ..tools.names import MCP_TOOLS, TOOL_NAMES
-from .clients import BackendFactory, ClientTables, connection_of
+from .clients import BackendFactory, ClientTables
+from .connections import connection_of
 from .notices import ExitNotifier, logging_handler, quietly, send_with_result
 
 if TYPE_CHECKING:
