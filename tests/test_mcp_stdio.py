@@ -156,6 +156,8 @@ STARTUP_PATH = {
     "streamshell.mcp.clients",
     "streamshell.mcp.connections",
     "streamshell.mcp.stdio",
+    "streamshell._parsing",  # stdio's check of every line the SDK would drop unanswered (issue 10)
+    "streamshell.errors",  # which _parsing imports
 }
 """streamshell's modules on the way from launching `streamshell serve` to answering `initialize`:
 the command line, the flags and the server; not the engine, the tools or the agent's config."""

@@ -41,9 +41,9 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from .options import MECHANISMS
 from .posix_spawn import SetupError
 
-MECHANISMS = ("cgroup", "subreaper", "process-group")
 """The kill mechanisms, best first; ``auto`` picks the first this process may use."""
 
 MARKER = "STREAMSHELL_SESSION"

@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from ..errors import shown
-
 DEFAULT_DROP_ENV_CONTAINING = (
     "KEY",
     "SECRET",
@@ -78,7 +76,12 @@ def session_environments(
 def check_env_entry(name: str, value: str) -> str | None:
     """Why ``name=value`` cannot be passed to a process, or None."""
     if not name or "=" in name:
-        return f"environment variable name {shown(name)!r} must be non-empty and contain no '='"
-    if "\0" in name or "\0" in value:
-        return f"environment variable {shown(name)!r} contains a NUL byte"
-    return None
+        problem = "must be non-empty and contain no '='"
+    elif "\0" in name or "\0" in value:
+        problem = "contains a NUL byte"
+    else:
+        return None
+    from ..errors import shown  # only for a bad entry: not on the server's start-up path
+
+    label = "environment variable name" if problem.startswith("must") else "environment variable"
+    return f"{label} {shown(name)!r} {problem}"

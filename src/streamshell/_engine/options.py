@@ -19,8 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..profiles import Profile, profile_of
-from .containment import MECHANISMS
 from .environment import DEFAULT_DROP_ENV_CONTAINING, check_env_entry
+
+MECHANISMS = ("cgroup", "subreaper", "process-group")
+"""The kill mechanisms (:mod:`.containment`), best first; declared here, where the option that
+names them is, so parsing options imports none of the spawning code."""
 
 _RULE = "streamshell.option"
 

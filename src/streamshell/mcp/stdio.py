@@ -24,8 +24,6 @@ from typing import Any, NamedTuple, cast
 import anyio
 from mcp.server.lowlevel import Server
 
-from .._parsing import RECURSION_LIMIT, nesting_depth
-
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 """Where a lone surrogate can hide in JSON text (a pair, an escaped emoji, matches too)."""
 
@@ -80,6 +78,8 @@ def _structure_problem(message: Any) -> str | None:
 def _content_problem(line: str, message: Any) -> str | None:
     """What the SDK's parser refuses in well-formed messages: lone surrogates, absurd nesting
     (looked for only when the text could hold them)."""
+    from .._parsing import RECURSION_LIMIT, nesting_depth  # not at import: off the start-up path
+
     if line.count("[") + line.count("{") > RECURSION_LIMIT and nesting_depth(message) > RECURSION_LIMIT:
         return f"JSON nested deeper than {RECURSION_LIMIT} levels"
     if _SURROGATE_ESCAPE.search(line) and _has_lone_surrogate(message):
@@ -90,6 +90,8 @@ def _content_problem(line: str, message: Any) -> str | None:
 def refusal(line: str) -> Refusal | None:
     """How to answer ``line`` when the SDK would drop it without an answer; None when the SDK
     can take it. Errors carry the request's id when it can be told (else null, as JSON-RPC asks)."""
+    from .._parsing import RECURSION_LIMIT  # not at import: off the start-up path
+
     try:
         message = json.loads(line)  # a number past Python's digit limit: the SDK drops that too
     except RecursionError:
