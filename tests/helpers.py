@@ -123,11 +123,16 @@ async def start_until(manager: SessionManager, cmd: str, needle: str, **kw: obje
     return sid, await read_until(manager, sid, needle, out.output)
 
 
-async def start_and_wait_for_file(manager: SessionManager, cmd: str, flag: Path, **kw: object) -> int:
-    """Start ``cmd`` (which touches ``flag`` when it has printed everything) and wait for the flag.
+async def start_and_wait_for_file(
+    manager: SessionManager, cmd: str, flag: Path, *, printed: int = 0, **kw: object
+) -> int:
+    """Start ``cmd`` (which touches ``flag`` when it has printed everything) and wait for the flag,
+    then until the engine has read ``printed`` bytes of its output.
 
     ``cmd`` runs only once the first call has returned (it waits for a go file): on an idle
-    multi-core machine a quick child would otherwise print before even a 0 ms call returns.
+    multi-core machine a quick child would otherwise print before even a 0 ms call returns. The
+    flag only says the output is in the terminal; on a loaded machine the engine may read the
+    last of it after the flag appears, and a test that counts bytes must wait for that too.
     """
     go = flag.with_name(flag.name + ".go")
     go.unlink(missing_ok=True)
@@ -138,7 +143,9 @@ async def start_and_wait_for_file(manager: SessionManager, cmd: str, flag: Path,
     assert out.output == ""
     go.touch()
     await wait_until(flag.exists, what=f"{flag} to appear")
-    return out.exit_status.session_id
+    sid = out.exit_status.session_id
+    await wait_until(lambda: manager.session_info(sid).unread_bytes >= printed, what=f"{printed} bytes read")
+    return sid
 
 
 async def start_sleep(manager: SessionManager, seconds: int, **kw: object) -> int:

@@ -31,7 +31,9 @@ async def test_output_printed_between_calls_is_returned_by_the_next(
     manager: SessionManager, tmp_path: Path
 ) -> None:
     flag = tmp_path / "printed"
-    sid = await start_and_wait_for_file(manager, f"seq 1 500; touch {flag}; exec cat", flag)
+    sid = await start_and_wait_for_file(
+        manager, f"seq 1 500; touch {flag}; exec cat", flag, printed=len(seq_output(500))
+    )
     out = await manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=0))
     assert out.exit_status == Ongoing(sid)
     assert out.output == seq_output(500)
@@ -59,7 +61,9 @@ async def test_live_output_starts_with_what_was_printed_between_calls(
 async def test_keep_unread_output_false_restores_output_from_now_on(tmp_path: Path) -> None:
     flag = tmp_path / "printed"
     async with SessionManager(keep_unread_output=False) as manager:
-        sid = await start_and_wait_for_file(manager, f"seq 1 500; touch {flag}; exec cat", flag)
+        sid = await start_and_wait_for_file(
+            manager, f"seq 1 500; touch {flag}; exec cat", flag, printed=len(seq_output(500))
+        )
         out = await manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=0))
         assert out.output == ""
         echoed = (await manager.write_stdin(WriteStdinParams(sid, "x\n", yield_time_ms=200))).output
@@ -81,14 +85,18 @@ async def test_unread_output_over_the_limit_keeps_head_and_tail_and_counts_exact
     flag = tmp_path / "printed"
     full = seq_output(20_000)
     async with SessionManager(max_unread_bytes=4096) as manager:
-        sid = await start_and_wait_for_file(manager, f"seq 1 20000; touch {flag}; exec cat", flag)
+        sid = await start_and_wait_for_file(
+            manager, f"seq 1 20000; touch {flag}; exec cat", flag, printed=len(full)
+        )
         # The cut falls inside what truncation removes anyway: exactly the reference's text.
         out = await manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=0, max_output_tokens=100))
         assert out.original_token_count == approx_token_count(len(full))
         assert out.output == truncate_middle(full, 400)[0]
 
         flag.unlink()
-        sid2 = await start_and_wait_for_file(manager, f"seq 1 20000; touch {flag}; exec cat", flag)
+        sid2 = await start_and_wait_for_file(
+            manager, f"seq 1 20000; touch {flag}; exec cat", flag, printed=len(full)
+        )
         # A budget larger than what was kept: the gap shows, saying how many bytes were dropped.
         out = await manager.write_stdin(WriteStdinParams(sid2, "", yield_time_ms=0))
         assert out.original_token_count == approx_token_count(len(full))
