@@ -16,21 +16,23 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TextIO
+from typing import Any, ClassVar, TextIO, dataclass_transform
 
 from ..tools.names import EXEC_COMMAND_TOOL_NAME, SHELL_TOOL_NAME, WRITE_STDIN_TOOL_NAME
 
 
+@dataclass_transform(frozen_default=True)
 class Event:
-    """An agent event; its ``type`` (in JSON) is the class name in snake_case."""
+    """An agent event: every subclass is a frozen dataclass (made so here, once), and its ``type``
+    (in JSON) is the class name in snake_case."""
 
     type: ClassVar[str]
 
     def __init_subclass__(cls) -> None:
         cls.type = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+        dataclass(frozen=True)(cls)
 
 
-@dataclass(frozen=True)
 class TaskStarted(Event):
     """The loop is about to ask the model for the first time."""
 
@@ -39,7 +41,6 @@ class TaskStarted(Event):
     cwd: str
 
 
-@dataclass(frozen=True)
 class ToolCall(Event):
     """The model called a tool; ``arguments`` are as the model sent them."""
 
@@ -48,7 +49,6 @@ class ToolCall(Event):
     arguments: str
 
 
-@dataclass(frozen=True)
 class ToolOutputDelta(Event):
     """Output a command printed while its call was waiting."""
 
@@ -56,7 +56,6 @@ class ToolOutputDelta(Event):
     text: str
 
 
-@dataclass(frozen=True)
 class ToolResult(Event):
     """A call finished; ``output`` is exactly what the model reads.
 
@@ -72,7 +71,6 @@ class ToolResult(Event):
     output: str
 
 
-@dataclass(frozen=True)
 class AgentMessage(Event):
     """Text the model wrote; ``final`` for the answer that ends the task."""
 
@@ -80,21 +78,18 @@ class AgentMessage(Event):
     final: bool
 
 
-@dataclass(frozen=True)
 class TaskComplete(Event):
     """The model answered without calling a tool: the task is over."""
 
     last_agent_message: str
 
 
-@dataclass(frozen=True)
 class Interrupted(Event):
     """Ctrl-C stopped the loop; ``killed_sessions`` were still running and were killed."""
 
     killed_sessions: int
 
 
-@dataclass(frozen=True)
 class Error(Event):
     """The loop could not go on (the API failed, the configuration is wrong)."""
 

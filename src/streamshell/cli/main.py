@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import os
 import sys
@@ -55,19 +56,26 @@ class _Parser(argparse.ArgumentParser):
         return super().format_help()
 
 
-def _add_serve(sub: Subcommands) -> None:
+HELP_FIELDS = {"tools": ", ".join(TOOL_NAMES), "mcp_tools": ", ".join(MCP_TOOLS), "token_env": TOKEN_ENV}
+"""What a subcommand's help may name with ``{field}``: facts declared elsewhere, never retyped."""
+
+
+def _subparser(sub: Subcommands, name: str, run: Callable[[argparse.Namespace], int], **kwargs: Any) -> Any:
+    """Subcommand ``name``'s parser, run by ``run``. ``run``'s docstring is the help: its first
+    paragraph the line ``streamshell --help`` lists, the rest the description (with ``HELP_FIELDS``)."""
+    summary, _, description = inspect.cleandoc(run.__doc__ or "").partition("\n\n")
     p = sub.add_parser(
-        "serve",
-        help="run the MCP server (stdio by default)",
-        description=(
-            f"Serve {', '.join(MCP_TOOLS)} over MCP: on stdin/stdout "
-            "(default), or as Streamable HTTP at http://HOST:PORT/mcp with --http. Over HTTP every request "
-            f"needs 'Authorization: Bearer TOKEN'; TOKEN comes from ${TOKEN_ENV}, "
-            "or is generated and printed. "
-            "Each client has its own sessions (--shared-sessions: one table for all); a client's sessions "
-            "are killed when it leaves, and all of them when the server stops."
-        ),
+        name,
+        help=summary[:1].lower() + summary[1:].rstrip("."),
+        description=description.format(**HELP_FIELDS),
+        **kwargs,
     )
+    p.set_defaults(run=run)
+    return p
+
+
+def _add_serve(sub: Subcommands) -> None:
+    p = _subparser(sub, "serve", serve)
     p.add_argument("--http", action="store_true", help="serve Streamable HTTP instead of stdio")
     p.add_argument(
         "--host", default="127.0.0.1", help=f"HTTP address (default 127.0.0.1; others need ${TOKEN_ENV})"
@@ -102,15 +110,10 @@ def _add_serve(sub: Subcommands) -> None:
     )
     add_manager_flags(p)
     add_client_flags(p)
-    p.set_defaults(run=serve)
 
 
 def _add_tools(sub: Subcommands) -> None:
-    p = sub.add_parser(
-        "tools",
-        help="print the tool definitions as JSON",
-        description=f"Print exec_command and write_stdin ({', '.join(MCP_TOOLS)} for --format mcp) as JSON.",
-    )
+    p = _subparser(sub, "tools", _tools)
     p.add_argument(
         "--format", choices=tuple(TOOL_FORMATS), default="responses", help="API shape (default responses)"
     )
@@ -127,40 +130,18 @@ def _add_tools(sub: Subcommands) -> None:
         default=Profile.REFERENCE.value,
         help="whose definitions: Codex 0.29's (reference, the default) or current Codex's (unified)",
     )
-    p.set_defaults(run=_tools)
 
 
 def _add_call(sub: Subcommands) -> None:
-    p = sub.add_parser(
-        "call",
-        help="make tool calls by hand, in one process",
-        description=(
-            "Run one or more tool calls through the same dispatcher a model's calls go through and print "
-            f"each result; any tool: {', '.join(TOOL_NAMES)}. Sessions live only as long as this process: "
-            "use several NAME ARGUMENTS pairs in one command to drive an interactive session, e.g. "
-            """call exec_command '{"cmd": "cat", "yield_time_ms": 0}' """
-            """write_stdin '{"session_id": 0, "chars": "hi\\n"}'."""
-        ),
-    )
+    p = _subparser(sub, "call", _call)
     p.add_argument(
         "calls", nargs="+", metavar="NAME ARGUMENTS", help="tool name, then its arguments as a JSON object"
     )
     add_manager_flags(p)
-    p.set_defaults(run=_call)
 
 
 def _add_agent(sub: Subcommands) -> None:
-    p = sub.add_parser(
-        "agent",
-        help="work on a task with a model (OpenAI Responses API) that runs commands here",
-        description=(
-            "Give TASK to the model and run the shell commands it asks for, without approval, until it "
-            "answers: each command, its live output and exit status go to stderr, the answer to stdout. "
-            "Needs OPENAI_API_KEY; the endpoint is base_url, else OPENAI_BASE_URL, else OpenAI's. "
-            "Ctrl-C stops the agent and kills every command it started."
-        ),
-        epilog_from=_agent_epilog,
-    )
+    p = _subparser(sub, "agent", _agent, epilog_from=_agent_epilog)
     p.add_argument("task", nargs="+", help="what to do (several words are joined with spaces)")
     p.add_argument("--config", metavar="PATH", help="the config file (default: the one named below)")
     p.add_argument(
@@ -172,7 +153,6 @@ def _add_agent(sub: Subcommands) -> None:
         help="override a config key; VALUE is TOML, else a string (repeatable): -c model=o3",
     )
     p.add_argument("--json", action="store_true", help="print one JSON event per line on stdout instead")
-    p.set_defaults(run=_agent)
 
 
 def _agent_epilog() -> str:
@@ -224,6 +204,10 @@ def _stdout_closed() -> int:
 
 
 def _tools(args: argparse.Namespace) -> int:
+    """Print the tool definitions as JSON.
+
+    Print exec_command and write_stdin ({mcp_tools} for --format mcp) as JSON.
+    """
     from ..tools import formats
 
     shape = {
@@ -239,6 +223,13 @@ def _tools(args: argparse.Namespace) -> int:
 
 
 def _call(args: argparse.Namespace) -> int:
+    """Make tool calls by hand, in one process.
+
+    Run one or more tool calls through the same dispatcher a model's calls go through and print each
+    result; any tool: {tools}. Sessions live only as long as this process: use several NAME ARGUMENTS
+    pairs in one command to drive an interactive session, e.g. call exec_command '{{"cmd": "cat",
+    "yield_time_ms": 0}}' write_stdin '{{"session_id": 0, "chars": "hi\\n"}}'.
+    """
     if len(args.calls) % 2:
         raise UsageError("call takes NAME ARGUMENTS pairs: every tool name needs its JSON arguments")
     pairs = list(zip(args.calls[::2], args.calls[1::2], strict=True))
@@ -263,6 +254,13 @@ def _call(args: argparse.Namespace) -> int:
 
 
 def _agent(args: argparse.Namespace) -> int:
+    """Work on a task with a model (OpenAI Responses API) that runs commands here.
+
+    Give TASK to the model and run the shell commands it asks for, without approval, until it answers:
+    each command, its live output and exit status go to stderr, the answer to stdout. Needs
+    OPENAI_API_KEY; the endpoint is base_url, else OPENAI_BASE_URL, else OpenAI's. Ctrl-C stops the
+    agent and kills every command it started.
+    """
     from ..agent.config import ConfigError, load_config
 
     try:

@@ -169,7 +169,14 @@ def _mcp_requirement() -> str:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """``streamshell serve``: the MCP server over stdio, or over HTTP with ``--http``."""
+    """Run the MCP server (stdio by default).
+
+    Serve {mcp_tools} over MCP: on stdin/stdout (default), or as Streamable HTTP at
+    http://HOST:PORT/mcp with --http. Over HTTP every request needs 'Authorization: Bearer TOKEN';
+    TOKEN comes from ${token_env}, or is generated and printed. Each client has its own sessions
+    (--shared-sessions: one table for all); a client's sessions are killed when it leaves, and all of
+    them when the server stops.
+    """
     token = os.environ.pop(TOKEN_ENV, None) or None  # never passed on, whatever the filter says
     if args.http and args.host not in LOOPBACK_HOSTS and not token:
         raise UsageError(
