@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import sh
 from streamshell import (
@@ -15,7 +20,7 @@ from streamshell import (
     handle_function_call,
 )
 from streamshell._engine.screen import MAX_BACKLOG, TerminalScreen
-from streamshell._engine.textview import render_text
+from streamshell._engine.textview import TextRenderer, render_text
 from streamshell._engine.truncation import approx_token_count
 
 LONG = 30_000
@@ -200,3 +205,120 @@ def test_text_rendering_of_a_cut_line_and_wide_text() -> None:
     assert render_text("naïve\r\nend") == "naïve\nend"
     assert render_text("abc\x1b[2K\rX") == "X"
     assert render_text("\x1b[5Gx") == "    x"
+
+
+# ----- text view: a terminal's bounds, linear work, wide characters, and no lost output -------------
+
+
+async def test_a_huge_cursor_column_stops_at_the_last_column(manager: SessionManager) -> None:
+    """A terminal clamps cursor moves to its width; so does the text view (no cells allocated up to
+    the column asked for), and a number too large for any terminal is no error."""
+    out = await manager.exec_command(
+        sh(
+            "printf 'a\\033[20000000Gb\\nc\\033[99999999999999Gd\\ne\\033[20000000Cf\\n"
+            "%080d\\033[200G!\\033[1000000Dg\\n' 0",
+            yield_time_ms=LONG,
+            view="text",
+        )
+    )
+    assert out.exit_status == Exited(0) and out.original_token_count is None
+    spaces = " " * 78
+    assert out.output == f"a{spaces}b\nc{spaces}d\ne{spaces}f\ng{'0' * 79}!\n"
+
+
+async def test_wide_characters_take_two_cells(manager: SessionManager) -> None:
+    out = await manager.exec_command(
+        sh(
+            "printf '日本語\\rab\\n日本語\\ra\\nx日y\\rab\\n日\\033[2G\\033[K|\\n'",
+            view="text",
+            yield_time_ms=LONG,
+        )
+    )
+    # Overwriting half of a wide character blanks the other half, as terminals do.
+    assert out.output == "ab本語\na 本語\nab y\n |\n"
+
+
+# Each adversarial line costs O(n^2) cell writes to a renderer that rewrites the cells an erase
+# covers; the work allowed is linear in the text (plus the padding a cursor move may need, up to
+# the last column, once per line).
+N = 20_000
+ADVERSARIAL = {
+    "erase whole line": "x" * N + "\x1b[2K" * N,
+    "erase to the cursor": "x" * N + "\x1b[1K" * N,
+    "write, go right, erase to the cursor": "x" * N + "\r.\x1b[99999G\x1b[1K" * N,
+    "erase to the end, go right, write": "\r\x1b[K\x1b[80G." * N,
+    "backspace and overwrite wide": "日" * N + "\bx" * N,
+    "cursor far right, write": "\x1b[99999999Gx" * N,
+}
+
+
+@pytest.mark.parametrize("case", sorted(ADVERSARIAL))
+def test_text_rendering_work_is_linear(case: str) -> None:
+    text = ADVERSARIAL[case]
+    renderer = TextRenderer(80)
+    renderer.render(text)
+    assert renderer.cells_touched <= 4 * len(text) + 80, (case, renderer.cells_touched, len(text))
+
+
+def _naive_render(line: str, width: int) -> str:
+    """The obvious column model, cell by cell (quadratic), for comparison: one line, no escapes
+    other than the line-editing ones, ASCII."""
+    cells: list[str] = []
+    col = 0
+    for m in re.finditer(r"\x1b\[(\d*)([KGCD])|\r|\x08|[^\x1b\r\x08]", line):
+        token = m.group(0)
+        if token == "\r":
+            col = 0
+        elif token == "\b":
+            col = max(0, col - 1)
+        elif m.group(2):
+            n = int(m.group(1) or 0)
+            final = m.group(2)
+            limit = max(width - 1, len(cells))
+            if final == "K":
+                if n == 0:
+                    cells[col:] = " " * len(cells[col:])
+                elif n == 1:
+                    cells[: col + 1] = " " * len(cells[: col + 1])
+                elif n == 2:
+                    cells[:] = " " * len(cells)
+            elif final == "G":
+                col = min(max(n, 1) - 1, limit)
+            elif final == "C":
+                col = min(col + max(n, 1), limit)
+            else:
+                col = max(0, col - max(n, 1))
+        else:
+            cells.extend(" " * (col + 1 - len(cells)))
+            cells[col] = token
+            col += 1
+    return "".join(cells).rstrip(" ")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "a",
+                "b",
+                "c",
+                "\r",
+                "\b",
+                "\x1b[K",
+                "\x1b[1K",
+                "\x1b[2K",
+                "\x1b[3G",
+                "\x1b[12G",
+                "\x1b[2C",
+                "\x1b[D",
+                "\x1b[5D",
+                "\x1b[99G",
+            ]
+        ),
+        max_size=40,
+    )
+)
+def test_text_rendering_matches_the_cell_by_cell_model(tokens: list[str]) -> None:
+    line = "".join(tokens)
+    assert render_text(line, 10) == _naive_render(line, 10)
