@@ -19,6 +19,7 @@ from streamshell import (
     WriteStdinParams,
     handle_function_call,
 )
+from streamshell._engine import views
 from streamshell._engine.screen import MAX_BACKLOG, TerminalScreen
 from streamshell._engine.textview import TextRenderer, render_text
 from streamshell._engine.truncation import approx_token_count
@@ -226,6 +227,16 @@ async def test_a_huge_cursor_column_stops_at_the_last_column(manager: SessionMan
     assert out.output == f"a{spaces}b\nc{spaces}d\ne{spaces}f\ng{'0' * 79}!\n"
 
 
+async def test_the_text_view_follows_the_terminal_width(manager: SessionManager) -> None:
+    sid = (await manager.exec_command(sh("cat", yield_time_ms=LONG))).session_id
+    assert sid is not None
+    await manager.resize(sid, 24, 20)
+    out = await manager.write_stdin(
+        WriteStdinParams(sid, "x\x16\x1b[99Gy\n", yield_time_ms=LONG, view="text")  # ^V: type ESC literally
+    )
+    assert out.output.endswith("x" + " " * 18 + "y\n")
+
+
 async def test_wide_characters_take_two_cells(manager: SessionManager) -> None:
     out = await manager.exec_command(
         sh(
@@ -236,6 +247,35 @@ async def test_wide_characters_take_two_cells(manager: SessionManager) -> None:
     )
     # Overwriting half of a wide character blanks the other half, as terminals do.
     assert out.output == "ab本語\na 本語\nab y\n |\n"
+
+
+async def test_a_view_that_cannot_be_drawn_falls_back_to_the_raw_output(
+    manager: SessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever goes wrong drawing a view (here: memory runs out), the call returns its output raw,
+    says so, and its session is usable."""
+
+    def out_of_memory(*args: object) -> str:
+        raise MemoryError
+
+    monkeypatch.setattr(views, "render_text", out_of_memory)
+    monkeypatch.setattr(TerminalScreen, "render", lambda self: out_of_memory())
+    for view in ("text", "screen"):
+        result = await handle_function_call(
+            manager,
+            "exec_command",
+            json.dumps(
+                {"cmd": "echo important; read x", "login": False, "view": view, "yield_time_ms": LONG}
+            ),
+        )
+        assert result.success and isinstance(result.exit_status, Ongoing), result
+        header, output = result.content.split("\nOutput:\n")
+        assert header.endswith(f'\nWarning: view "{view}" failed (MemoryError); the output is shown raw')
+        assert output == "important\r\n"
+        done = await manager.write_stdin(
+            WriteStdinParams(result.exit_status.session_id, "\n", yield_time_ms=LONG)
+        )
+        assert done.exit_status == Exited(0)
 
 
 # Each adversarial line costs O(n^2) cell writes to a renderer that rewrites the cells an erase
@@ -322,3 +362,17 @@ def _naive_render(line: str, width: int) -> str:
 def test_text_rendering_matches_the_cell_by_cell_model(tokens: list[str]) -> None:
     line = "".join(tokens)
     assert render_text(line, 10) == _naive_render(line, 10)
+
+
+async def test_the_text_token_count_counts_a_dropped_middle_as_written(manager: SessionManager) -> None:
+    """Output larger than the session keeps: the kept head and tail are rendered, the middle (never
+    kept, so never rendered) counts as the bytes written; the text reads as the raw view's does."""
+    out = await manager.exec_command(
+        sh("seq 1 1000000", view="text", yield_time_ms=LONG, max_output_tokens=100)
+    )
+    raw_bytes = sum(len(str(i)) + 2 for i in range(1, 1_000_001))  # "N\r\n" through the terminal
+    assert out.exit_status == Exited(0) and out.original_token_count is not None
+    rendered_bytes = raw_bytes - 1_000_000  # "\r\n" -> "\n"
+    assert approx_token_count(rendered_bytes) <= out.original_token_count <= approx_token_count(raw_bytes)
+    assert out.output.startswith("1\n2\n3\n") and out.output.endswith("\n999999\n1000000\n")
+    assert "tokens truncated…\n" in out.output and "bytes dropped" not in out.output

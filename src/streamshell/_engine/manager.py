@@ -46,7 +46,7 @@ from .environment import check_env_entry, child_environment, inherited_environme
 from .matching import OutputMatcher
 from .options import ManagerOptions
 from .session import CallEnd, OutputCallback, Session
-from .spawn import Launch, LaunchError, spawn_pipes, spawn_pty
+from .spawn import COLS, Launch, LaunchError, spawn_pipes, spawn_pty
 from .truncation import TOKEN_BYTES
 from .views import render_view
 from .watchdog import Watchdog
@@ -163,9 +163,14 @@ class SessionManager:
         yield_time_ms = self._rules.exec_yield.apply(params.yield_time_ms, self.options.max_yield_time_ms)
         try:
             return await self._collect(session, started, yield_time_ms, params, on_output)
-        except asyncio.CancelledError:
+        except BaseException as e:
             # Nobody learnt this session's id: it could never be used or stopped. Kill it.
-            self._retire(session, CANCELLED_STARTS["exec_command"])
+            if isinstance(e, asyncio.CancelledError):
+                self._retire(session, CANCELLED_STARTS["exec_command"])
+            else:
+                self._retire(
+                    session, f"was killed: the exec_command that started it failed ({type(e).__name__})"
+                )
             raise
 
     async def write_stdin(
@@ -402,7 +407,7 @@ class SessionManager:
                     matcher=matcher,
                 )
                 captured = session.take(self._idle_window)
-                screen = session.show_screen() if params.view == SCREEN_VIEW else None
+                screen = self._draw_screen(session) if params.view == SCREEN_VIEW else None
             exit = session.exit
             if exit is not None:
                 self._retire(session, f"already exited with code {exit.code}")
@@ -418,9 +423,18 @@ class SessionManager:
             pending,
             view=params.view,
             screen=screen,
+            width=session.columns,
             end=end,
             matcher=matcher,
         )
+
+    @staticmethod
+    def _draw_screen(session: Session) -> str | Exception:
+        """The session's screen, or what drawing it raised (the call then falls back to raw)."""
+        try:
+            return session.show_screen()
+        except Exception as e:
+            return e
 
     def _result(
         self,
@@ -432,26 +446,28 @@ class SessionManager:
         pending: int = 0,
         *,
         view: str = RAW_VIEW,
-        screen: str | None = None,
+        screen: str | Exception | None = None,
+        width: int = COLS,
         end: CallEnd = CallEnd.DONE,
         matcher: OutputMatcher | None = None,
     ) -> ExecCommandOutput:
-        text, original, count = render_view(view, captured, screen, tokens, self.profile)
+        shown = render_view(view, captured, screen, tokens, self.profile, width=width)
         unified = self.profile is Profile.UNIFIED
         return ExecCommandOutput(
             time.monotonic() - started,
             exit if exit is not None else Ongoing(session_id),
-            original,
-            text,
+            shown.original,
+            shown.text,
             pending,
             session_id,
             self.profile,
             secrets.token_hex(3) if unified else None,
-            count if unified else None,
+            shown.token_count if unified else None,
             waiting_for_input=end is CallEnd.INPUT_WAIT and exit is None,
             matched=end is CallEnd.MATCHED,
             wait_for_abandoned=matcher is not None and matcher.abandoned,
             exit_notices=self._take_exit_notices(session_id if exit is not None else None),
+            view_fallback=shown.fallback,
         )
 
     # ----- exits nobody watched --------------------------------------------------------------

@@ -195,6 +195,11 @@ class Session:
         """Input bytes queued but not yet accepted by the process."""
         return self._input.pending
 
+    @property
+    def columns(self) -> int:
+        """The terminal's width (what it would be, on pipes)."""
+        return self._size[1]
+
     def info(self) -> SessionInfo:
         """The session as ``list_sessions`` reports it."""
         last_used = time.time() - (time.monotonic() - self._last_used)

@@ -6,11 +6,14 @@ their calls here.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 
 from ..errors import StreamshellError, UnsupportedCallError
 from .backend import OutputCallback, SessionBackend
 from .registry import TOOLS, Arguments, FunctionCallOutput
+
+log = logging.getLogger(__name__)
 
 
 async def handle_function_call(
@@ -28,7 +31,8 @@ async def handle_function_call(
     parsed with serde_json's messages and positions; a mapping is checked by the same
     rules. ``on_output`` receives the command's output live while the call waits. Every
     failure (bad arguments, unknown or ended session, spawn failure, unknown tool) comes
-    back as ``success=False, error=True`` with the error's text; nothing raises.
+    back as ``success=False, error=True`` with the error's text; nothing raises (an unexpected
+    exception, a bug, is logged and answered as ``NAME failed: ...``).
     """
     tool = TOOLS.get(name)
     try:
@@ -37,3 +41,6 @@ async def handle_function_call(
         return await tool.call(manager, arguments, on_output)
     except StreamshellError as e:
         return FunctionCallOutput.failure(str(e))
+    except Exception as e:
+        log.exception("%s failed", name)
+        return FunctionCallOutput.failure(f"{name} failed: {type(e).__name__}: {e}")
