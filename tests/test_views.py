@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import sh
+from helpers import body, sh
 from streamshell import (
     Exited,
     Ongoing,
@@ -376,3 +376,68 @@ async def test_the_text_token_count_counts_a_dropped_middle_as_written(manager: 
     assert approx_token_count(rendered_bytes) <= out.original_token_count <= approx_token_count(raw_bytes)
     assert out.output.startswith("1\n2\n3\n") and out.output.endswith("\n999999\n1000000\n")
     assert "tokens truncated…\n" in out.output and "bytes dropped" not in out.output
+
+
+# ----- screen view: malformed sequences, the alternate screen -----------------------------------------
+
+MALFORMED = ("\\033[1;2A", "\\033[5J", "\\033[4K", "\\033[1;2P", "\\033[2;3X", "\\033[²A", "\\n日\\ra\\n")
+
+
+@pytest.mark.parametrize("sequence", MALFORMED)
+async def test_a_malformed_sequence_is_ignored_on_the_screen(manager: SessionManager, sequence: str) -> None:
+    """pyte raises on these; a terminal ignores them, and so does the screen view: the call answers,
+    its session is known and usable, and its screen goes on."""
+    result = await handle_function_call(
+        manager,
+        "exec_command",
+        json.dumps(
+            {
+                "cmd": f"printf 'before {sequence} after'; read x",
+                "login": False,
+                "view": "screen",
+                "yield_time_ms": LONG,
+            }
+        ),
+    )
+    assert result.success and isinstance(result.exit_status, Ongoing), result.content
+    sid = result.exit_status.session_id
+    assert [s.session_id for s in manager.list_sessions()] == [sid]
+    drawn = body(result.content)  # the screen, not the raw fallback
+    assert drawn.startswith("[screen 24x80") and "before" in drawn and "after" in drawn, result.content
+    out = await manager.write_stdin(WriteStdinParams(sid, "more\n", yield_time_ms=LONG, view="screen"))
+    assert out.exit_status == Exited(0) and out.view_fallback is None and "more" in out.output
+
+
+async def test_leaving_the_alternate_screen_shows_the_main_screen_again(manager: SessionManager) -> None:
+    """As xterm does: ?1049 (with the cursor), ?47 and ?1047 switch to a blank alternate screen and
+    back to the main screen as it was."""
+    cmd = (
+        "printf 'line before\\n'; printf '\\033[?1049h\\033[2J\\033[HFULL SCREEN APP'; printf '\\033[?1049l';"
+        " printf 'prompt> '; read x"
+    )
+    out = await manager.exec_command(sh(cmd, view="screen", yield_time_ms=LONG))
+    assert out.output == "[screen 24x80, cursor at row 2, column 9]\nline before\nprompt>\n"
+    await manager.write_stdin(WriteStdinParams(out.exit_status.session_id, "\n", yield_time_ms=LONG))  # type: ignore[union-attr]
+    for mode in ("47", "1047"):
+        out = await manager.exec_command(
+            sh(
+                f"printf 'main\\n\\033[?{mode}hAPP\\033[?{mode}l\\r\\nback'; read x",
+                view="screen",
+                yield_time_ms=LONG,
+            )
+        )
+        assert out.output.splitlines()[1:] == ["main", "", "back"], out.output  # the cursor stays (row 2)
+        await manager.write_stdin(WriteStdinParams(out.exit_status.session_id, "\n", yield_time_ms=LONG))  # type: ignore[union-attr]
+
+
+async def test_quitting_less_shows_the_shell_screen_again(manager: SessionManager) -> None:
+    out = await manager.exec_command(
+        sh("seq 1 5; seq 1 200 | less; echo back-in-shell; read x", view="screen", yield_time_ms=LONG)
+    )
+    sid = out.session_id
+    assert sid is not None and out.output.splitlines()[1:4] == ["1", "2", "3"]
+    assert "back-in-shell" not in out.output
+    out = await manager.write_stdin(WriteStdinParams(sid, "q", yield_time_ms=LONG, view="screen"))
+    assert out.output.splitlines()[1:] == ["1", "2", "3", "4", "5", "back-in-shell"]
+    done = await manager.write_stdin(WriteStdinParams(sid, "\n", yield_time_ms=LONG))
+    assert done.exit_status == Exited(0)
