@@ -14,7 +14,7 @@ import pytest
 from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 
 from helpers import call_tool, sh, start, start_and_wait_for_file, wait_until
-from streamshell import Exited, SessionManager, WriteStdinParams, handle_function_call
+from streamshell import Exited, ExitNotice, SessionManager, WriteStdinParams, handle_function_call
 from streamshell.mcp.server import build_server
 from streamshell.tools.registry import LIST_SESSIONS
 
@@ -90,6 +90,29 @@ async def test_the_option_off_keeps_the_reference_text() -> None:
             manager, "exec_command", json.dumps({"cmd": "true", "login": False})
         )
         assert result.content.splitlines()[1:3] == ["Process exited with code 0", "Output:"]
+
+
+async def test_the_shell_tool_leaves_notices_for_the_next_result(manager: SessionManager) -> None:
+    """The one-shot tool's JSON answer has no place for them: they stay for a result that can tell."""
+    sid = await start(manager, "sleep 0.2; exit 5")
+    await exited(manager, sid)
+    shell = await handle_function_call(manager, "shell", json.dumps({"command": ["echo", "hi"]}))
+    assert json.loads(shell.content)["output"] == "hi\n" and shell.exit_notices == ()
+    later = await manager.exec_command(sh("true"))
+    assert later.exit_notices == (ExitNotice(sid, 5, "sleep 0.2; exit 5"),)
+
+
+async def test_without_kept_output_the_notice_promises_none() -> None:
+    """keep_unread_output=False: the next write_stdin drops what the session printed, so the notice
+    does not say it is kept."""
+    async with SessionManager(keep_unread_output=False) as manager:
+        sid = await start(manager, "sleep 0.2; echo the-result; exit 2")
+        await exited(manager, sid)
+        other = await manager.exec_command(sh("true"))
+        notice = f"Session {sid} exited with code 2 (sleep 0.2; echo the-result; exit 2)."
+        assert other.to_text_output().splitlines()[2:4] == [notice, "Output:"]
+        out = await manager.write_stdin(WriteStdinParams(sid, ""))
+        assert (out.exit_status, out.output) == (Exited(2), "")
 
 
 async def test_list_sessions_json_shows_waiting_and_unread(manager: SessionManager, tmp_path: Path) -> None:

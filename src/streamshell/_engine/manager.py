@@ -260,7 +260,9 @@ class SessionManager:
         except asyncio.CancelledError:
             self._retire(session, CANCELLED_STARTS["run"])
             raise
-        return self._result(started, captured, exit, session.id, params.max_output_tokens, 0), timed_out
+        # The one-shot tool's answer has no place for exit notices: they stay for the next result.
+        out = self._result(started, captured, exit, session.id, params.max_output_tokens, tell_exits=False)
+        return out, timed_out
 
     async def resize(self, session_id: int, rows: int, cols: int) -> None:
         """Set a session's terminal size; the program gets SIGWINCH."""
@@ -450,9 +452,13 @@ class SessionManager:
         width: int = COLS,
         end: CallEnd = CallEnd.DONE,
         matcher: OutputMatcher | None = None,
+        tell_exits: bool = True,
     ) -> ExecCommandOutput:
+        """The call's result; ``tell_exits``: it carries the pending exit notices (the one-shot
+        tool's answer cannot)."""
         shown = render_view(view, captured, screen, tokens, self.profile, width=width)
         unified = self.profile is Profile.UNIFIED
+        reported = session_id if exit is not None else None
         return ExecCommandOutput(
             time.monotonic() - started,
             exit if exit is not None else Ongoing(session_id),
@@ -466,7 +472,7 @@ class SessionManager:
             waiting_for_input=end is CallEnd.INPUT_WAIT and exit is None,
             matched=end is CallEnd.MATCHED,
             wait_for_abandoned=matcher is not None and matcher.abandoned,
-            exit_notices=self._take_exit_notices(session_id if exit is not None else None),
+            exit_notices=self._take_exit_notices(reported) if tell_exits else self._forget_notice(reported),
             view_fallback=shown.fallback,
         )
 
@@ -479,7 +485,10 @@ class SessionManager:
             return
         if session.id in self._unwatched_exits:
             return
-        notice = ExitNotice(session.id, session.exit.code, session.command)
+        # With keep_unread_output off, the next write_stdin drops what it printed: do not promise it.
+        notice = ExitNotice(
+            session.id, session.exit.code, session.command, kept=self.options.keep_unread_output
+        )
         session.log.info("exited with code %d while no call waited on it", notice.code)
         if self.options.exit_notices:
             self._unwatched_exits[session.id] = notice
@@ -489,11 +498,16 @@ class SessionManager:
             except Exception:  # a listener's bug must not break the session's reading
                 log.exception("an exit listener failed")
 
+    def _forget_notice(self, reported: int | None) -> tuple[ExitNotice, ...]:
+        """``reported`` (the session whose exit a result reports itself) needs no notice; none is taken."""
+        if reported is not None:
+            self._unwatched_exits.pop(reported, None)
+        return ()
+
     def _take_exit_notices(self, reported: int | None) -> tuple[ExitNotice, ...]:
         """The notices the next result carries (none when ``exit_notices`` is off); ``reported`` is
         the session whose exit the result itself reports, which needs no notice."""
-        if reported is not None:
-            self._unwatched_exits.pop(reported, None)
+        self._forget_notice(reported)
         if not self._unwatched_exits:
             return ()
         notices = tuple(
