@@ -15,6 +15,8 @@ from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 
 from helpers import call_tool, sh, start, start_and_wait_for_file, wait_until
 from streamshell import Exited, ExitNotice, SessionManager, WriteStdinParams, handle_function_call
+from streamshell._engine import manager as manager_module
+from streamshell._engine.input_wait import InputWaitProbe
 from streamshell.mcp.server import build_server
 from streamshell.tools.registry import LIST_SESSIONS
 
@@ -113,6 +115,25 @@ async def test_without_kept_output_the_notice_promises_none() -> None:
         assert other.to_text_output().splitlines()[2:4] == [notice, "Output:"]
         out = await manager.write_stdin(WriteStdinParams(sid, ""))
         assert (out.exit_status, out.output) == (Exited(2), "")
+
+
+async def test_list_sessions_looks_at_the_kernel_within_a_budget(
+    manager: SessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Looking at a session's /proc state costs up to a millisecond or two on the event loop:
+    list_sessions spends at most LIST_PROBE_BUDGET on it, the sessions looked at longest ago
+    first (at least one per call); the others show their last look."""
+    cats = [await start(manager, "cat") for _ in range(3)]
+    for sid in cats:
+        await wait_until(lambda sid=sid: manager.session_info(sid).waiting_for_input, what="cat to read")
+    looked: list[InputWaitProbe] = []
+    sample = InputWaitProbe.sample
+    monkeypatch.setattr(InputWaitProbe, "sample", lambda probe: looked.append(probe) or sample(probe))
+    monkeypatch.setattr(manager_module, "LIST_PROBE_BUDGET", 0.0)
+    for calls in range(1, 4):
+        assert all(s.waiting_for_input for s in manager.list_sessions())
+        assert len(looked) == calls
+    assert len({id(probe) for probe in looked}) == 3  # each call looked at another session
 
 
 async def test_list_sessions_json_shows_waiting_and_unread(manager: SessionManager, tmp_path: Path) -> None:

@@ -64,6 +64,10 @@ CANCELLED_STARTS = {
 """How the session of a cancelled start ended (the text after "session id N"), by the call that
 started it: a cancelled start kills its session."""
 
+LIST_PROBE_BUDGET = 0.01
+"""Seconds one ``list_sessions`` may spend looking at the kernel's state (``waiting_for_input``):
+a look costs up to a millisecond or two for a program with many threads, on the event loop."""
+
 log = logging.getLogger(__name__)
 
 
@@ -193,13 +197,26 @@ class SessionManager:
     # ----- the rest of the API ---------------------------------------------------------------
 
     def list_sessions(self) -> list[SessionInfo]:
-        """The live sessions (exited ones whose exit was not yet reported included), by id."""
-        return [s.info() for s in sorted(self._sessions.values(), key=lambda s: s.id)]
+        """The live sessions (exited ones whose exit was not yet reported included), by id.
+
+        ``waiting_for_input`` comes from a look at the kernel's state, taken for the sessions
+        looked at longest ago first, within :data:`LIST_PROBE_BUDGET` (at least one session per
+        call): a session the budget did not reach shows its last look.
+        """
+        sessions = sorted(self._sessions.values(), key=lambda s: s.id)
+        budget_end = time.perf_counter() + LIST_PROBE_BUDGET
+        for session in sorted(sessions, key=lambda s: s.input_wait_looked_at):
+            session.look_for_input_wait()
+            if time.perf_counter() >= budget_end:
+                break
+        return [s.info() for s in sessions]
 
     def session_info(self, session_id: int) -> SessionInfo:
-        """One live session as :meth:`list_sessions` reports it; raises like the calls do
-        for a session that is unknown or gone."""
-        return self._get(session_id).info()
+        """One live session as :meth:`list_sessions` reports it (looked at now); raises like the
+        calls do for a session that is unknown or gone."""
+        session = self._get(session_id)
+        session.look_for_input_wait()
+        return session.info()
 
     def subscribe_exit_notices(self, listener: ExitListener) -> Callable[[], None]:
         """Call ``listener`` at once whenever a session exits while no call waits on it (the same

@@ -148,6 +148,7 @@ class Session:
         self._size = (ROWS, COLS)
         self._screen: TerminalScreen | None = None
         self._probe: InputWaitProbe | None = None
+        self._input_wait_look = (0.0, False)
         if screen:
             self.start_screen()
         self._loop.add_reader(spawned.read_fd, self._on_readable)
@@ -201,11 +202,24 @@ class Session:
         """The terminal's width (what it would be, on pipes)."""
         return self._size[1]
 
+    @property
+    def input_wait_looked_at(self) -> float:
+        """When :meth:`look_for_input_wait` last ran (``time.monotonic``; 0: never)."""
+        return self._input_wait_look[0]
+
+    def look_for_input_wait(self) -> bool:
+        """Look at the kernel's state once: does the program wait for input now? :meth:`info`
+        reports the answer until the next look."""
+        waiting = self.exit is None and self._input_probe().sample() is not None
+        self._input_wait_look = (time.monotonic(), waiting)
+        return waiting
+
     def info(self) -> SessionInfo:
-        """The session as ``list_sessions`` reports it."""
+        """The session as ``list_sessions`` reports it (``waiting_for_input``: the last
+        :meth:`look_for_input_wait`; False before the first, and once it exited)."""
         last_used = time.time() - (time.monotonic() - self._last_used)
         code = self.exit.code if self.exit is not None else None
-        waiting = code is None and self._input_probe().sample() is not None
+        waiting = code is None and self._input_wait_look[1]
         return SessionInfo(
             self.id,
             self.command,
