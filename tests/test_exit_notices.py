@@ -175,14 +175,17 @@ async def test_mcp_clients_get_the_notice_as_a_log_message(mode: str) -> None:
         assert expected in text or mode == "auto"  # (auto: that result already carried it)
 
 
-async def test_stdio_server_sends_the_notice_to_its_client(tmp_path: Path) -> None:
+@pytest.mark.parametrize("schema", ["extended", "reference"])
+async def test_stdio_server_sends_the_notice_to_its_client(tmp_path: Path, schema: str) -> None:
+    """The notification goes out with either schema; the header line only with the extended one
+    (the reference's schema comes with the reference's texts)."""
     messages: list[Any] = []
 
     async def on_log(params: Any) -> None:
         messages.append(params)
 
     server = StdioServerParameters(
-        command=sys.executable, args=["-m", "streamshell", "serve"], env=dict(os.environ)
+        command=sys.executable, args=["-m", "streamshell", "serve", "--schema", schema], env=dict(os.environ)
     )
     with (tmp_path / "stderr").open("w") as errlog:
         async with (
@@ -198,6 +201,6 @@ async def test_stdio_server_sends_the_notice_to_its_client(tmp_path: Path) -> No
                     await anyio.sleep(0.01)
             assert messages[0].data == NOTICE.format(0, 0, "sleep 0.2; echo bye")
             text, _ = await call_tool(session, "exec_command", {"cmd": "true", "login": False})
-            assert NOTICE.format(0, 0, "sleep 0.2; echo bye") in text
+            assert (NOTICE.format(0, 0, "sleep 0.2; echo bye") in text) == (schema == "extended"), text
             text, _ = await call_tool(session, "write_stdin", {"session_id": 0, "chars": ""})
             assert text.endswith("Process exited with code 0\nOutput:\nbye\r\n")

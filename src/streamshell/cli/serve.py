@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -133,6 +134,10 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_RUNTIME
 
     options = manager_options(args)
+    if args.schema == "reference":
+        # The reference's schema comes with the reference's texts: no header line it never had
+        # (clients still get each exit as an MCP notification).
+        options = dataclasses.replace(options, exit_notices=False)
     factory = _backend_factory(args.ray, options)
     if factory is None:
         return EXIT_RUNTIME
