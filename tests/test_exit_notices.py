@@ -14,7 +14,9 @@ import pytest
 from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 
 from helpers import NOTICE, call_tool, sh, start, start_and_wait_for_file, wait_until
-from streamshell import Exited, SessionManager, WriteStdinParams, handle_function_call
+from streamshell import Exited, ExitNotice, SessionManager, WriteStdinParams, handle_function_call
+from streamshell._engine import manager as manager_module
+from streamshell._engine.input_wait import InputWaitProbe
 from streamshell.mcp.server import build_server
 from streamshell.tools.registry import LIST_SESSIONS
 
@@ -90,6 +92,48 @@ async def test_the_option_off_keeps_the_reference_text() -> None:
         assert result.content.splitlines()[1:3] == ["Process exited with code 0", "Output:"]
 
 
+async def test_the_shell_tool_leaves_notices_for_the_next_result(manager: SessionManager) -> None:
+    """The one-shot tool's JSON answer has no place for them: they stay for a result that can tell."""
+    sid = await start(manager, "sleep 0.2; exit 5")
+    await exited(manager, sid)
+    shell = await handle_function_call(manager, "shell", json.dumps({"command": ["echo", "hi"]}))
+    assert json.loads(shell.content)["output"] == "hi\n" and shell.exit_notices == ()
+    later = await manager.exec_command(sh("true"))
+    assert later.exit_notices == (ExitNotice(sid, 5, "sleep 0.2; exit 5"),)
+
+
+async def test_without_kept_output_the_notice_promises_none() -> None:
+    """keep_unread_output=False: the next write_stdin drops what the session printed, so the notice
+    does not say it is kept."""
+    async with SessionManager(keep_unread_output=False) as manager:
+        sid = await start(manager, "sleep 0.2; echo the-result; exit 2")
+        await exited(manager, sid)
+        other = await manager.exec_command(sh("true"))
+        notice = f"Session {sid} exited with code 2 (sleep 0.2; echo the-result; exit 2)."
+        assert other.to_text_output().splitlines()[2:4] == [notice, "Output:"]
+        out = await manager.write_stdin(WriteStdinParams(sid, ""))
+        assert (out.exit_status, out.output) == (Exited(2), "")
+
+
+async def test_list_sessions_looks_at_the_kernel_within_a_budget(
+    manager: SessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Looking at a session's /proc state costs up to a millisecond or two on the event loop:
+    list_sessions spends at most LIST_PROBE_BUDGET on it, the sessions looked at longest ago
+    first (at least one per call); the others show their last look."""
+    cats = [await start(manager, "cat") for _ in range(3)]
+    for sid in cats:
+        await wait_until(lambda sid=sid: manager.session_info(sid).waiting_for_input, what="cat to read")
+    looked: list[InputWaitProbe] = []
+    sample = InputWaitProbe.sample
+    monkeypatch.setattr(InputWaitProbe, "sample", lambda probe: looked.append(probe) or sample(probe))
+    monkeypatch.setattr(manager_module, "LIST_PROBE_BUDGET", 0.0)
+    for calls in range(1, 4):
+        assert all(s.waiting_for_input for s in manager.list_sessions())
+        assert len(looked) == calls
+    assert len({id(probe) for probe in looked}) == 3  # each call looked at another session
+
+
 async def test_list_sessions_json_shows_waiting_and_unread(manager: SessionManager, tmp_path: Path) -> None:
     flag = tmp_path / "printed"
     sid = await start_and_wait_for_file(manager, f"printf ab; touch {flag}; exec cat", flag)
@@ -129,14 +173,17 @@ async def test_mcp_clients_get_the_notice_as_a_log_message(mode: str) -> None:
         assert expected in text or mode == "auto"  # (auto: that result already carried it)
 
 
-async def test_stdio_server_sends_the_notice_to_its_client(tmp_path: Path) -> None:
+@pytest.mark.parametrize("schema", ["extended", "reference"])
+async def test_stdio_server_sends_the_notice_to_its_client(tmp_path: Path, schema: str) -> None:
+    """The notification goes out with either schema; the header line only with the extended one
+    (the reference's schema comes with the reference's texts)."""
     messages: list[Any] = []
 
     async def on_log(params: Any) -> None:
         messages.append(params)
 
     server = StdioServerParameters(
-        command=sys.executable, args=["-m", "streamshell", "serve"], env=dict(os.environ)
+        command=sys.executable, args=["-m", "streamshell", "serve", "--schema", schema], env=dict(os.environ)
     )
     with (tmp_path / "stderr").open("w") as errlog:
         async with (
@@ -152,6 +199,6 @@ async def test_stdio_server_sends_the_notice_to_its_client(tmp_path: Path) -> No
                     await anyio.sleep(0.01)
             assert messages[0].data == NOTICE.format(0, 0, "sleep 0.2; echo bye")
             text, _ = await call_tool(session, "exec_command", {"cmd": "true", "login": False})
-            assert NOTICE.format(0, 0, "sleep 0.2; echo bye") in text
+            assert (NOTICE.format(0, 0, "sleep 0.2; echo bye") in text) == (schema == "extended"), text
             text, _ = await call_tool(session, "write_stdin", {"session_id": 0, "chars": ""})
             assert text.endswith("Process exited with code 0\nOutput:\nbye\r\n")

@@ -204,8 +204,11 @@ async def test_list_sessions(manager: SessionManager) -> None:
 async def test_resize_sends_sigwinch(manager: SessionManager) -> None:
     sid, _ = await start_until(
         manager,
+        # The handler ends the program: a SIGWINCH that lands between the print and pause() (a
+        # loaded machine) must not leave it paused for good.
         'python3 -c "import os, signal; '
-        "signal.signal(signal.SIGWINCH, lambda *a: print(os.get_terminal_size())); "
+        "signal.signal(signal.SIGWINCH, "
+        "lambda *a: (print(os.get_terminal_size(), flush=True), os._exit(0))); "
         "print('ready', flush=True); signal.pause()\"",
         "ready",
     )

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
-from helpers import sh
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import body, sh
 from streamshell import (
     Exited,
     Ongoing,
@@ -14,8 +19,9 @@ from streamshell import (
     WriteStdinParams,
     handle_function_call,
 )
+from streamshell._engine import views
 from streamshell._engine.screen import MAX_BACKLOG, TerminalScreen
-from streamshell._engine.textview import render_text
+from streamshell._engine.textview import TextRenderer, render_text
 from streamshell._engine.truncation import approx_token_count
 
 LONG = 30_000
@@ -200,3 +206,238 @@ def test_text_rendering_of_a_cut_line_and_wide_text() -> None:
     assert render_text("naïve\r\nend") == "naïve\nend"
     assert render_text("abc\x1b[2K\rX") == "X"
     assert render_text("\x1b[5Gx") == "    x"
+
+
+# ----- text view: a terminal's bounds, linear work, wide characters, and no lost output -------------
+
+
+async def test_a_huge_cursor_column_stops_at_the_last_column(manager: SessionManager) -> None:
+    """A terminal clamps cursor moves to its width; so does the text view (no cells allocated up to
+    the column asked for), and a number too large for any terminal is no error."""
+    out = await manager.exec_command(
+        sh(
+            "printf 'a\\033[20000000Gb\\nc\\033[99999999999999Gd\\ne\\033[20000000Cf\\n"
+            "%080d\\033[200G!\\033[1000000Dg\\n' 0",
+            yield_time_ms=LONG,
+            view="text",
+        )
+    )
+    assert out.exit_status == Exited(0) and out.original_token_count is None
+    spaces = " " * 78
+    assert out.output == f"a{spaces}b\nc{spaces}d\ne{spaces}f\ng{'0' * 79}!\n"
+
+
+async def test_the_text_view_follows_the_terminal_width(manager: SessionManager) -> None:
+    sid = (await manager.exec_command(sh("cat", yield_time_ms=LONG))).session_id
+    assert sid is not None
+    await manager.resize(sid, 24, 20)
+    out = await manager.write_stdin(
+        WriteStdinParams(sid, "x\x16\x1b[99Gy\n", yield_time_ms=LONG, view="text")  # ^V: type ESC literally
+    )
+    assert out.output.endswith("x" + " " * 18 + "y\n")
+
+
+async def test_wide_characters_take_two_cells(manager: SessionManager) -> None:
+    out = await manager.exec_command(
+        sh(
+            "printf '日本語\\rab\\n日本語\\ra\\nx日y\\rab\\n日\\033[2G\\033[K|\\n'",
+            view="text",
+            yield_time_ms=LONG,
+        )
+    )
+    # Overwriting half of a wide character blanks the other half, as terminals do.
+    assert out.output == "ab本語\na 本語\nab y\n |\n"
+
+
+async def test_a_view_that_cannot_be_drawn_falls_back_to_the_raw_output(
+    manager: SessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever goes wrong drawing a view (here: memory runs out), the call returns its output raw,
+    says so, and its session is usable."""
+
+    def out_of_memory(*args: object) -> str:
+        raise MemoryError
+
+    monkeypatch.setattr(views, "render_text", out_of_memory)
+    monkeypatch.setattr(TerminalScreen, "render", lambda self: out_of_memory())
+    for view in ("text", "screen"):
+        result = await handle_function_call(
+            manager,
+            "exec_command",
+            json.dumps(
+                {"cmd": "echo important; read x", "login": False, "view": view, "yield_time_ms": LONG}
+            ),
+        )
+        assert result.success and isinstance(result.exit_status, Ongoing), result
+        header, output = result.content.split("\nOutput:\n")
+        assert header.endswith(f'\nWarning: view "{view}" failed (MemoryError); the output is shown raw')
+        assert output == "important\r\n"
+        done = await manager.write_stdin(
+            WriteStdinParams(result.exit_status.session_id, "\n", yield_time_ms=LONG)
+        )
+        assert done.exit_status == Exited(0)
+
+
+# Each adversarial line costs O(n^2) cell writes to a renderer that rewrites the cells an erase
+# covers; the work allowed is linear in the text (plus the padding a cursor move may need, up to
+# the last column, once per line).
+N = 20_000
+ADVERSARIAL = {
+    "erase whole line": "x" * N + "\x1b[2K" * N,
+    "erase to the cursor": "x" * N + "\x1b[1K" * N,
+    "write, go right, erase to the cursor": "x" * N + "\r.\x1b[99999G\x1b[1K" * N,
+    "erase to the end, go right, write": "\r\x1b[K\x1b[80G." * N,
+    "backspace and overwrite wide": "日" * N + "\bx" * N,
+    "cursor far right, write": "\x1b[99999999Gx" * N,
+}
+
+
+@pytest.mark.parametrize("case", sorted(ADVERSARIAL))
+def test_text_rendering_work_is_linear(case: str) -> None:
+    text = ADVERSARIAL[case]
+    renderer = TextRenderer(80)
+    renderer.render(text)
+    assert renderer.cells_touched <= 4 * len(text) + 80, (case, renderer.cells_touched, len(text))
+
+
+def _naive_render(line: str, width: int) -> str:
+    """The obvious column model, cell by cell (quadratic), for comparison: one line, no escapes
+    other than the line-editing ones, ASCII."""
+    cells: list[str] = []
+    col = 0
+    for m in re.finditer(r"\x1b\[(\d*)([KGCD])|\r|\x08|[^\x1b\r\x08]", line):
+        token = m.group(0)
+        if token == "\r":
+            col = 0
+        elif token == "\b":
+            col = max(0, col - 1)
+        elif m.group(2):
+            n = int(m.group(1) or 0)
+            final = m.group(2)
+            limit = max(width - 1, len(cells))
+            if final == "K":
+                if n == 0:
+                    cells[col:] = " " * len(cells[col:])
+                elif n == 1:
+                    cells[: col + 1] = " " * len(cells[: col + 1])
+                elif n == 2:
+                    cells[:] = " " * len(cells)
+            elif final == "G":
+                col = min(max(n, 1) - 1, limit)
+            elif final == "C":
+                col = min(col + max(n, 1), limit)
+            else:
+                col = max(0, col - max(n, 1))
+        else:
+            cells.extend(" " * (col + 1 - len(cells)))
+            cells[col] = token
+            col += 1
+    return "".join(cells).rstrip(" ")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "a",
+                "b",
+                "c",
+                "\r",
+                "\b",
+                "\x1b[K",
+                "\x1b[1K",
+                "\x1b[2K",
+                "\x1b[3G",
+                "\x1b[12G",
+                "\x1b[2C",
+                "\x1b[D",
+                "\x1b[5D",
+                "\x1b[99G",
+            ]
+        ),
+        max_size=40,
+    )
+)
+def test_text_rendering_matches_the_cell_by_cell_model(tokens: list[str]) -> None:
+    line = "".join(tokens)
+    assert render_text(line, 10) == _naive_render(line, 10)
+
+
+async def test_the_text_token_count_counts_a_dropped_middle_as_written(manager: SessionManager) -> None:
+    """Output larger than the session keeps: the kept head and tail are rendered, the middle (never
+    kept, so never rendered) counts as the bytes written; the text reads as the raw view's does."""
+    out = await manager.exec_command(
+        sh("seq 1 1000000", view="text", yield_time_ms=LONG, max_output_tokens=100)
+    )
+    raw_bytes = sum(len(str(i)) + 2 for i in range(1, 1_000_001))  # "N\r\n" through the terminal
+    assert out.exit_status == Exited(0) and out.original_token_count is not None
+    rendered_bytes = raw_bytes - 1_000_000  # "\r\n" -> "\n"
+    assert approx_token_count(rendered_bytes) <= out.original_token_count <= approx_token_count(raw_bytes)
+    assert out.output.startswith("1\n2\n3\n") and out.output.endswith("\n999999\n1000000\n")
+    assert "tokens truncated…\n" in out.output and "bytes dropped" not in out.output
+
+
+# ----- screen view: malformed sequences, the alternate screen -----------------------------------------
+
+MALFORMED = ("\\033[1;2A", "\\033[5J", "\\033[4K", "\\033[1;2P", "\\033[2;3X", "\\033[²A", "\\n日\\ra\\n")
+
+
+@pytest.mark.parametrize("sequence", MALFORMED)
+async def test_a_malformed_sequence_is_ignored_on_the_screen(manager: SessionManager, sequence: str) -> None:
+    """pyte raises on these; a terminal ignores them, and so does the screen view: the call answers,
+    its session is known and usable, and its screen goes on."""
+    result = await handle_function_call(
+        manager,
+        "exec_command",
+        json.dumps(
+            {
+                "cmd": f"printf 'before {sequence} after'; read x",
+                "login": False,
+                "view": "screen",
+                "yield_time_ms": LONG,
+            }
+        ),
+    )
+    assert result.success and isinstance(result.exit_status, Ongoing), result.content
+    sid = result.exit_status.session_id
+    assert [s.session_id for s in manager.list_sessions()] == [sid]
+    drawn = body(result.content)  # the screen, not the raw fallback
+    assert drawn.startswith("[screen 24x80") and "before" in drawn and "after" in drawn, result.content
+    out = await manager.write_stdin(WriteStdinParams(sid, "more\n", yield_time_ms=LONG, view="screen"))
+    assert out.exit_status == Exited(0) and out.view_fallback is None and "more" in out.output
+
+
+async def test_leaving_the_alternate_screen_shows_the_main_screen_again(manager: SessionManager) -> None:
+    """As xterm does: ?1049 (with the cursor), ?47 and ?1047 switch to a blank alternate screen and
+    back to the main screen as it was."""
+    cmd = (
+        "printf 'line before\\n'; printf '\\033[?1049h\\033[2J\\033[HFULL SCREEN APP'; printf '\\033[?1049l';"
+        " printf 'prompt> '; read x"
+    )
+    out = await manager.exec_command(sh(cmd, view="screen", yield_time_ms=LONG))
+    assert out.output == "[screen 24x80, cursor at row 2, column 9]\nline before\nprompt>\n"
+    await manager.write_stdin(WriteStdinParams(out.exit_status.session_id, "\n", yield_time_ms=LONG))  # type: ignore[union-attr]
+    for mode in ("47", "1047"):
+        out = await manager.exec_command(
+            sh(
+                f"printf 'main\\n\\033[?{mode}hAPP\\033[?{mode}l\\r\\nback'; read x",
+                view="screen",
+                yield_time_ms=LONG,
+            )
+        )
+        assert out.output.splitlines()[1:] == ["main", "", "back"], out.output  # the cursor stays (row 2)
+        await manager.write_stdin(WriteStdinParams(out.exit_status.session_id, "\n", yield_time_ms=LONG))  # type: ignore[union-attr]
+
+
+async def test_quitting_less_shows_the_shell_screen_again(manager: SessionManager) -> None:
+    out = await manager.exec_command(
+        sh("seq 1 5; seq 1 200 | less; echo back-in-shell; read x", view="screen", yield_time_ms=LONG)
+    )
+    sid = out.session_id
+    assert sid is not None and out.output.splitlines()[1:4] == ["1", "2", "3"]
+    assert "back-in-shell" not in out.output
+    out = await manager.write_stdin(WriteStdinParams(sid, "q", yield_time_ms=LONG, view="screen"))
+    assert out.output.splitlines()[1:] == ["1", "2", "3", "4", "5", "back-in-shell"]
+    done = await manager.write_stdin(WriteStdinParams(sid, "\n", yield_time_ms=LONG))
+    assert done.exit_status == Exited(0)

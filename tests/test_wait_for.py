@@ -3,10 +3,16 @@ catastrophic ones are given up, not allowed to stall the server; nothing is lost
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import time
 from pathlib import Path
+from typing import Any
 
-from helpers import sh, start_and_wait_for_file
+import pytest
+
+from helpers import sh, start_and_wait_for_file, wait_until
 from streamshell import (
     ExecCommandParams,
     Exited,
@@ -15,7 +21,9 @@ from streamshell import (
     WriteStdinParams,
     handle_function_call,
 )
-from streamshell._engine.matching import LOOKBACK, OutputMatcher
+from streamshell._engine import manager as manager_module
+from streamshell._engine.matching import LOOKBACK, MATCH_SHARE, SEARCH_TIMEOUT, OutputMatcher
+from streamshell._engine.session import Session
 from streamshell.params import compile_wait_for
 
 LONG = 30_000
@@ -64,10 +72,93 @@ async def test_unread_output_counts_and_what_follows_the_match_stays(
     assert out.matched and out.output == "third\r\n"
 
 
-async def test_the_input_wait_comes_first(manager: SessionManager) -> None:
-    """wait_for does not hold a call past the program's prompt: whichever comes first ends it."""
-    out = await manager.exec_command(sh("read -p 'Continue? ' x", yield_time_ms=LONG, wait_for="never"))
-    assert out.waiting_for_input and not out.matched and out.output == "Continue? "
+async def test_wait_for_takes_precedence_over_input_waits(manager: SessionManager, tmp_path: Path) -> None:
+    """A dev server that reads keys from its terminal while it starts (vite, jest --watch) waits for
+    input long before its ready line: with wait_for, the call returns at the match (or exit, or
+    the yield), not at the input wait."""
+    fifo = tmp_path / "go"
+    os.mkfifo(fifo)
+    cmd = f"(cat {fifo} >/dev/null; echo READY on :5173) & read x"
+    call = asyncio.ensure_future(manager.exec_command(sh(cmd, yield_time_ms=LONG, wait_for="READY")))
+    await wait_until(lambda: manager.list_sessions() != [], what="the session to start")
+    sid = manager.list_sessions()[0].session_id
+    await wait_until(lambda: manager.session_info(sid).waiting_for_input, what="read to wait for input")
+    finished, _ = await asyncio.wait({call}, timeout=1.0)  # time for an input-wait return to show
+    assert not finished, call.result()
+    await asyncio.to_thread(fifo.write_text, "go\n")
+    out = await call
+    assert out.matched and not out.waiting_for_input and out.output.endswith("READY on :5173\r\n")
+    await manager.kill_session(sid)
+
+
+async def test_a_pattern_given_up_leaves_the_input_wait_to_end_the_call(manager: SessionManager) -> None:
+    text = "x" * 3000
+    out = await manager.exec_command(sh(f"printf '{text}'; read x", yield_time_ms=LONG, wait_for="(x+x+)+y"))
+    assert out.wait_for_abandoned and out.waiting_for_input and not out.matched
+    assert out.output == text
+
+
+class TimedPattern:
+    """A compiled pattern whose searches are timed (when, with what timeout, how long)."""
+
+    def __init__(self, pattern: Any) -> None:
+        self._pattern = pattern
+        self.pattern = pattern.pattern
+        self.searches: list[tuple[float, float, float]] = []
+
+    def search(self, text: str, pos: int, *, timeout: float) -> Any:
+        started = time.monotonic()
+        try:
+            return self._pattern.search(text, pos, timeout=timeout)
+        finally:
+            self.searches.append((started, timeout, time.monotonic() - started))
+
+
+HOG = (
+    "import sys,time\n"
+    "for i in range(400):\n    sys.stdout.write('word '*20); sys.stdout.flush(); time.sleep(0.02)\n"
+)
+
+
+async def test_matching_takes_a_bounded_share_of_the_call(
+    manager: SessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pattern that is slow on this output (quadratic, just under the time limit per chunk) must
+    not hold the event loop for the call: searches run at most once per reader wakeup, take at
+    most MATCH_SHARE of the call's time after a first SEARCH_TIMEOUT, and never run past its
+    deadline."""
+    timed: list[TimedPattern] = []
+
+    def compile_timed(pattern: str) -> TimedPattern:
+        timed.append(TimedPattern(compile_wait_for(pattern)))
+        return timed[-1]
+
+    wakeups = 0
+    on_readable = Session._on_readable
+
+    def counted(self: Session) -> None:
+        nonlocal wakeups
+        wakeups += 1
+        on_readable(self)
+
+    monkeypatch.setattr(manager_module, "compile_wait_for", compile_timed)
+    monkeypatch.setattr(Session, "_on_readable", counted)
+    started = time.monotonic()
+    out = await manager.exec_command(
+        sh(f'python3 -c "{HOG}"', tty=False, wait_for=r"(?:word )+\d", yield_time_ms=3_000)
+    )
+    returned = time.monotonic()
+    assert isinstance(out.exit_status, Ongoing) and not out.matched
+    [pattern] = timed
+    spent = 0.0
+    for at, _, duration in pattern.searches:
+        # Each search starts only while what the searches before it took is within the share.
+        assert spent <= SEARCH_TIMEOUT + MATCH_SHARE * (at - started), (spent, at - started, pattern.searches)
+        spent += duration
+    assert len(pattern.searches) <= wakeups + 1  # once per wakeup (and once for unread output)
+    assert all(started + timeout <= returned for started, timeout, _ in pattern.searches)
+    assert out.session_id is not None
+    await manager.kill_session(out.session_id)
 
 
 async def test_a_bad_pattern_is_refused_and_starts_nothing(manager: SessionManager) -> None:
@@ -99,17 +190,24 @@ def test_the_search_window_is_bounded() -> None:
     """Each search covers the new text and LOOKBACK characters before it, however long the output;
     a match that fits in that window is found wherever the chunks were cut."""
     matcher = OutputMatcher(compile_wait_for("needle"))
+
+    def feed(data: bytes) -> bool:
+        matcher.add(data)
+        return matcher.search(SEARCH_TIMEOUT)
+
     for _ in range(1000):
-        assert not matcher.feed(b"hay " * 1000)
+        assert not feed(b"hay " * 1000)
         assert len(matcher._text) <= LOOKBACK + 1
-    assert not matcher.feed(b"nee")
-    assert matcher.feed(b"dle")
+    assert not feed(b"nee")
+    assert feed(b"dle")
 
 
 def test_line_anchors_match_lines_and_carriage_returns() -> None:
     matcher = OutputMatcher(compile_wait_for("^100%$"))
-    assert not matcher.feed(b"progress 10%\r")
-    assert matcher.feed(b"100%\r\n")
+    matcher.add(b"progress 10%\r")
+    assert not matcher.search(SEARCH_TIMEOUT)
+    matcher.add(b"100%\r\n")
+    assert matcher.search(SEARCH_TIMEOUT)
 
 
 def test_the_reference_schema_does_not_carry_it() -> None:

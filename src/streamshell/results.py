@@ -105,7 +105,8 @@ class ExecCommandOutput:
     ``waiting_for_input``: the call returned because the program waits for input on its
     terminal (or stdin); ``matched``: because the output matched ``wait_for``;
     ``wait_for_abandoned``: the pattern took too long and was given up. ``exit_notices``:
-    other sessions that exited while nobody watched, told once.
+    other sessions that exited while nobody watched, told once. ``view_fallback``: why the
+    view the call asked for could not be drawn; ``output`` is then the raw view's.
     """
 
     wall_time: float
@@ -121,6 +122,7 @@ class ExecCommandOutput:
     matched: bool = False
     wait_for_abandoned: bool = False
     exit_notices: tuple[ExitNotice, ...] = ()
+    view_fallback: str | None = None
 
     def to_text_output(self) -> str:
         """The text the model reads: the profile's format (the reference's or current Codex's), byte
@@ -146,6 +148,8 @@ class ExecCommandOutput:
             lines.append(
                 "Warning: wait_for was given up: one search took longer than its time limit on this output"
             )
+        if self.view_fallback:
+            lines.append(f"Warning: {self.view_fallback}; the output is shown raw")
         lines += [notice.text for notice in self.exit_notices]
         lines.append("Output:")
         lines.append(self.output)

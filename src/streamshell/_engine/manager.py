@@ -47,7 +47,7 @@ from .environment import check_env_entry, session_environments
 from .matching import OutputMatcher
 from .options import ManagerOptions
 from .session import CallEnd, OutputCallback, Session
-from .spawn import Launch, LaunchError, spawn_pipes, spawn_pty
+from .spawn import COLS, Launch, LaunchError, spawn_pipes, spawn_pty
 from .supervisor import Supervisor, kill_now
 from .truncation import TOKEN_BYTES
 from .views import render_view
@@ -64,6 +64,10 @@ CANCELLED_STARTS = {
 }
 """How the session of a cancelled start ended (the text after "session id N"), by the call that
 started it: a cancelled start kills its session."""
+
+LIST_PROBE_BUDGET = 0.01
+"""Seconds one ``list_sessions`` may spend looking at the kernel's state (``waiting_for_input``):
+a look costs up to a millisecond or two for a program with many threads, on the event loop."""
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +183,14 @@ class SessionManager:
         yield_time_ms = self._rules.exec_yield.apply(params.yield_time_ms, self.options.max_yield_time_ms)
         try:
             return await self._collect(session, started, yield_time_ms, params, on_output)
-        except asyncio.CancelledError:
+        except BaseException as e:
             # Nobody learnt this session's id: it could never be used or stopped. Kill it.
-            self._retire(session, CANCELLED_STARTS["exec_command"])
+            if isinstance(e, asyncio.CancelledError):
+                self._retire(session, CANCELLED_STARTS["exec_command"])
+            else:
+                self._retire(
+                    session, f"was killed: the exec_command that started it failed ({type(e).__name__})"
+                )
             raise
 
     async def write_stdin(
@@ -204,13 +213,26 @@ class SessionManager:
     # ----- the rest of the API ---------------------------------------------------------------
 
     def list_sessions(self) -> list[SessionInfo]:
-        """The live sessions (exited ones whose exit was not yet reported included), by id."""
-        return [s.info() for s in sorted(self._sessions.values(), key=lambda s: s.id)]
+        """The live sessions (exited ones whose exit was not yet reported included), by id.
+
+        ``waiting_for_input`` comes from a look at the kernel's state, taken for the sessions
+        looked at longest ago first, within :data:`LIST_PROBE_BUDGET` (at least one session per
+        call): a session the budget did not reach shows its last look.
+        """
+        sessions = sorted(self._sessions.values(), key=lambda s: s.id)
+        budget_end = time.perf_counter() + LIST_PROBE_BUDGET
+        for session in sorted(sessions, key=lambda s: s.input_wait_looked_at):
+            session.look_for_input_wait()
+            if time.perf_counter() >= budget_end:
+                break
+        return [s.info() for s in sessions]
 
     def session_info(self, session_id: int) -> SessionInfo:
-        """One live session as :meth:`list_sessions` reports it; raises like the calls do
-        for a session that is unknown or gone."""
-        return self._get(session_id).info()
+        """One live session as :meth:`list_sessions` reports it (looked at now); raises like the
+        calls do for a session that is unknown or gone."""
+        session = self._get(session_id)
+        session.look_for_input_wait()
+        return session.info()
 
     def subscribe_exit_notices(self, listener: ExitListener) -> Callable[[], None]:
         """Call ``listener`` at once whenever a session exits while no call waits on it (the same
@@ -271,7 +293,9 @@ class SessionManager:
         except asyncio.CancelledError:
             self._retire(session, CANCELLED_STARTS["run"])
             raise
-        return self._result(started, captured, exit, session.id, params.max_output_tokens, 0), timed_out
+        # The one-shot tool's answer has no place for exit notices: they stay for the next result.
+        out = self._result(started, captured, exit, session.id, params.max_output_tokens, tell_exits=False)
+        return out, timed_out
 
     async def resize(self, session_id: int, rows: int, cols: int) -> None:
         """Set a session's terminal size; the program gets SIGWINCH."""
@@ -438,7 +462,7 @@ class SessionManager:
                     matcher=matcher,
                 )
                 captured = session.take(self._idle_window)
-                screen = session.show_screen() if params.view == SCREEN_VIEW else None
+                screen = self._draw_screen(session) if params.view == SCREEN_VIEW else None
             exit = session.exit
             if exit is not None:
                 self._retire(session, f"already exited with code {exit.code}")
@@ -454,9 +478,18 @@ class SessionManager:
             pending,
             view=params.view,
             screen=screen,
+            width=session.columns,
             end=end,
             matcher=matcher,
         )
+
+    @staticmethod
+    def _draw_screen(session: Session) -> str | Exception:
+        """The session's screen, or what drawing it raised (the call then falls back to raw)."""
+        try:
+            return session.show_screen()
+        except Exception as e:
+            return e
 
     def _result(
         self,
@@ -468,26 +501,32 @@ class SessionManager:
         pending: int = 0,
         *,
         view: str = RAW_VIEW,
-        screen: str | None = None,
+        screen: str | Exception | None = None,
+        width: int = COLS,
         end: CallEnd = CallEnd.DONE,
         matcher: OutputMatcher | None = None,
+        tell_exits: bool = True,
     ) -> ExecCommandOutput:
-        text, original, count = render_view(view, captured, screen, tokens, self.profile)
+        """The call's result; ``tell_exits``: it carries the pending exit notices (the one-shot
+        tool's answer cannot)."""
+        shown = render_view(view, captured, screen, tokens, self.profile, width=width)
         unified = self.profile is Profile.UNIFIED
+        reported = session_id if exit is not None else None
         return ExecCommandOutput(
             time.monotonic() - started,
             exit if exit is not None else Ongoing(session_id),
-            original,
-            text,
+            shown.original,
+            shown.text,
             pending,
             session_id,
             self.profile,
             secrets.token_hex(3) if unified else None,
-            count if unified else None,
+            shown.token_count if unified else None,
             waiting_for_input=end is CallEnd.INPUT_WAIT and exit is None,
             matched=end is CallEnd.MATCHED,
             wait_for_abandoned=matcher is not None and matcher.abandoned,
-            exit_notices=self._take_exit_notices(session_id if exit is not None else None),
+            exit_notices=self._take_exit_notices(reported) if tell_exits else self._forget_notice(reported),
+            view_fallback=shown.fallback,
         )
 
     # ----- exits nobody watched --------------------------------------------------------------
@@ -499,7 +538,10 @@ class SessionManager:
             return
         if session.id in self._unwatched_exits:
             return
-        notice = ExitNotice(session.id, session.exit.code, session.command)
+        # With keep_unread_output off, the next write_stdin drops what it printed: do not promise it.
+        notice = ExitNotice(
+            session.id, session.exit.code, session.command, kept=self.options.keep_unread_output
+        )
         session.log.info("exited with code %d while no call waited on it", notice.code)
         if self.options.exit_notices:
             self._unwatched_exits[session.id] = notice
@@ -509,11 +551,16 @@ class SessionManager:
             except Exception:  # a listener's bug must not break the session's reading
                 log.exception("an exit listener failed")
 
+    def _forget_notice(self, reported: int | None) -> tuple[ExitNotice, ...]:
+        """``reported`` (the session whose exit a result reports itself) needs no notice; none is taken."""
+        if reported is not None:
+            self._unwatched_exits.pop(reported, None)
+        return ()
+
     def _take_exit_notices(self, reported: int | None) -> tuple[ExitNotice, ...]:
         """The notices the next result carries (none when ``exit_notices`` is off); ``reported`` is
         the session whose exit the result itself reports, which needs no notice."""
-        if reported is not None:
-            self._unwatched_exits.pop(reported, None)
+        self._forget_notice(reported)
         if not self._unwatched_exits:
             return ()
         notices = tuple(

@@ -10,22 +10,148 @@ most :data:`MAX_BACKLOG` bytes of it: when more piled up since the last drawing,
 newest part is parsed, from a line start. What scrolled away has no effect on the screen,
 except modes set long ago (colours, scroll regions), which a full-screen program sets again
 whenever it redraws.
+
+Two things pyte does not do as a terminal does, done here (:class:`_Screen`):
+
+- A malformed sequence (``ESC[1;2A``, ``ESC[5J``, a parameter with a non-ASCII digit) makes pyte
+  raise; a terminal ignores it, and so does this emulator.
+- The alternate screen (``ESC[?1049h`` / ``?47h`` / ``?1047h``), which full-screen programs
+  (``less``, ``vim``, ``top``) draw on: leaving it (``ESC[?1049l`` / ``?47l`` / ``?1047l``) shows the
+  main screen again as it was, as xterm does (``?1049`` also saves and restores the cursor,
+  ``?1048`` only that). The alternate screen starts blank each time.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
 import pyte
+from pyte.screens import StaticDefaultDict
+from wcwidth import wcwidth
 
 MAX_BACKLOG = 64 << 10
 """Bytes of output kept for the emulator between two drawings; older ones are skipped."""
+
+SWITCHES_SCREEN = frozenset({47, 1047, 1049})
+"""Private modes that show the alternate screen when set and the main one again when reset."""
+SAVES_CURSOR = frozenset({1048, 1049})
+"""Private modes that save the cursor when set and restore it when reset."""
+
+log = logging.getLogger(__name__)
+
+
+def _tolerant(name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+    """``handler`` (a screen's handler of one kind of sequence), ignoring a sequence it raises on."""
+
+    @functools.wraps(handler)
+    def tolerant(screen: pyte.Screen, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(screen, *args, **kwargs)
+        except Exception as e:  # pyte raises on malformed sequences; a terminal ignores them
+            log.debug("screen: ignored %s%r: %s: %s", name, args, type(e).__name__, e)
+            return None
+
+    return tolerant
+
+
+class _Screen(pyte.Screen):
+    """pyte's screen with xterm's alternate screen, ignoring what it cannot handle."""
+
+    def __init__(self, columns: int, lines: int) -> None:
+        self._main: dict[int, StaticDefaultDict[int, pyte.screens.Char]] | None = None
+        """The main screen's rows while the alternate screen is shown."""
+        super().__init__(columns, lines)
+
+    def reset(self) -> None:
+        self._main = None
+        super().reset()
+
+    def set_mode(self, *modes: int, **kwargs: Any) -> None:
+        super().set_mode(*modes, **kwargs)
+        if kwargs.get("private"):
+            for mode in modes:
+                if mode in SAVES_CURSOR:
+                    self.save_cursor()
+                if mode in SWITCHES_SCREEN:
+                    self._switch(alternate=True)
+
+    def reset_mode(self, *modes: int, **kwargs: Any) -> None:
+        super().reset_mode(*modes, **kwargs)
+        if kwargs.get("private"):
+            for mode in modes:
+                if mode in SWITCHES_SCREEN:
+                    self._switch(alternate=False)
+                if mode in SAVES_CURSOR:
+                    self.restore_cursor()
+
+    def _switch(self, *, alternate: bool) -> None:
+        if alternate == (self._main is not None):
+            return
+        if alternate:
+            self._main = {y: _copy(row) for y, row in self.buffer.items()}
+            self.buffer.clear()
+        else:
+            assert self._main is not None
+            self.buffer.clear()
+            self.buffer.update(self._main)
+            self._main = None
+        self.dirty.update(range(self.lines))
+
+    @property
+    def alternate(self) -> bool:
+        """Whether the alternate screen is shown."""
+        return self._main is not None
+
+    def rows(self) -> list[str]:
+        """The screen's rows as text. (pyte's ``display`` raises on a wide character's right half
+        whose left half was overwritten; that half is a blank here.)"""
+        drawn = []
+        for y in range(self.lines):
+            row = self.buffer[y]
+            cells = []
+            covered = False  # the previous cell holds a wide character, which covers this one
+            for x in range(self.columns):
+                data = row[x].data
+                if not data:
+                    cells.append("" if covered else " ")
+                    covered = False
+                    continue
+                cells.append(data)
+                covered = wcwidth(data[0]) == 2
+            drawn.append("".join(cells))
+        return drawn
+
+
+for _event in pyte.Stream.events:
+    setattr(_Screen, _event, _tolerant(_event, getattr(_Screen, _event)))
+
+
+class _Stream(pyte.ByteStream):
+    """pyte's byte stream, skipping a sequence its parser raises on (it starts over after it)."""
+
+    def _send_to_parser(self, data: str) -> bool | None:
+        try:
+            return super()._send_to_parser(data)
+        except Exception as e:  # the parser was reset: it takes plain text again
+            log.debug("screen: ignored a sequence pyte could not parse: %s: %s", type(e).__name__, e)
+            return True
+
+
+def _copy(row: StaticDefaultDict[int, pyte.screens.Char]) -> StaticDefaultDict[int, pyte.screens.Char]:
+    copied: StaticDefaultDict[int, pyte.screens.Char] = StaticDefaultDict(row.default)
+    copied.update(row)
+    return copied
 
 
 class TerminalScreen:
     """A ``rows`` x ``cols`` emulator fed with a session's output."""
 
     def __init__(self, rows: int, cols: int) -> None:
-        self._screen = pyte.Screen(cols, rows)
-        self._stream = pyte.ByteStream(self._screen)
+        self._screen = _Screen(cols, rows)
+        self._stream = _Stream(self._screen)
         self._backlog = bytearray()
         self._skipped = False
 
@@ -41,15 +167,22 @@ class TerminalScreen:
             self._skipped = True
 
     def resize(self, rows: int, cols: int) -> None:
-        self._catch_up()
+        self._guarded(self._catch_up)
         self._screen.resize(rows, cols)
 
     def render(self) -> str:
         """The screen as text: a header line with the size and cursor position (1-based), then one
-        line per row, trailing spaces trimmed, trailing empty rows left out."""
+        line per row, trailing spaces trimmed, trailing empty rows left out.
+
+        Should the emulator fail all the same, it raises, and the emulator starts over blank (the
+        next drawing shows what comes after)."""
+        drawn: str = self._guarded(self._draw)
+        return drawn
+
+    def _draw(self) -> str:
         self._catch_up()
         screen = self._screen
-        rows = [line.rstrip() for line in screen.display]
+        rows = [row.rstrip() for row in screen.rows()]
         while rows and not rows[-1]:
             rows.pop()
         cursor = screen.cursor
@@ -58,13 +191,23 @@ class TerminalScreen:
         )
         return "\n".join([header, *rows]) + "\n"
 
+    def _guarded(self, step: Callable[[], Any]) -> Any:
+        try:
+            return step()
+        except Exception:
+            screen = self._screen
+            self._screen = _Screen(screen.columns, screen.lines)
+            self._stream = _Stream(self._screen)
+            self._backlog.clear()
+            raise
+
     def _catch_up(self) -> None:
         data = bytes(self._backlog)
         self._backlog.clear()
         if self._skipped:
             # Resume at a line start, with a parser that forgets the sequence it was in.
             data = data[data.find(b"\n") + 1 :]
-            self._stream = pyte.ByteStream(self._screen)
+            self._stream = _Stream(self._screen)
             self._skipped = False
         if data:
             self._stream.feed(data)

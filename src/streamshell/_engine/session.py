@@ -39,6 +39,7 @@ import asyncio
 import codecs
 import contextlib
 import enum
+import functools
 import logging
 import os
 import signal
@@ -51,7 +52,7 @@ from ..results import Exited, SessionInfo
 from .buffer import Captured, OutputBuffer, dropped_marker
 from .input import InputQueue
 from .input_wait import InputWaitProbe, InputWaitWatch
-from .matching import OutputMatcher
+from .matching import MatchWatch, OutputMatcher
 from .process import ChildProcess
 from .screen import TerminalScreen
 from .spawn import COLS, ROWS, Spawned, set_window_size
@@ -147,6 +148,7 @@ class Session:
         self._size = (ROWS, COLS)
         self._screen: TerminalScreen | None = None
         self._probe: InputWaitProbe | None = None
+        self._input_wait_look = (0.0, False)
         if screen:
             self.start_screen()
         self._loop.add_reader(spawned.read_fd, self._on_readable)
@@ -195,11 +197,29 @@ class Session:
         """Input bytes queued but not yet accepted by the process."""
         return self._input.pending
 
+    @property
+    def columns(self) -> int:
+        """The terminal's width (what it would be, on pipes)."""
+        return self._size[1]
+
+    @property
+    def input_wait_looked_at(self) -> float:
+        """When :meth:`look_for_input_wait` last ran (``time.monotonic``; 0: never)."""
+        return self._input_wait_look[0]
+
+    def look_for_input_wait(self) -> bool:
+        """Look at the kernel's state once: does the program wait for input now? :meth:`info`
+        reports the answer until the next look."""
+        waiting = self.exit is None and self._input_probe().sample() is not None
+        self._input_wait_look = (time.monotonic(), waiting)
+        return waiting
+
     def info(self) -> SessionInfo:
-        """The session as ``list_sessions`` reports it."""
+        """The session as ``list_sessions`` reports it (``waiting_for_input``: the last
+        :meth:`look_for_input_wait`; False before the first, and once it exited)."""
         last_used = time.time() - (time.monotonic() - self._last_used)
         code = self.exit.code if self.exit is not None else None
-        waiting = code is None and self._input_probe().sample() is not None
+        waiting = code is None and self._input_wait_look[1]
         return SessionInfo(
             self.id,
             self.command,
@@ -256,35 +276,45 @@ class Session:
     ) -> CallEnd:
         """Wait up to ``timeout`` seconds for the call's end: the process done, the output this
         call returns matching ``matcher`` (what is unread counts), or, with ``input_wait``, the
-        program waiting for input. Costs nothing beyond :meth:`wait_done` without those two."""
+        program waiting for input. A pattern takes precedence over input waits: with one, the
+        program waiting for input does not end the call (unless the pattern is given up). Costs
+        nothing beyond :meth:`wait_done` without a pattern or input waits."""
         if self.done:
             return CallEnd.DONE
-        if matcher is not None:
-            unread = self._buffer.peek()
-            if matcher.feed(unread.head) or matcher.feed(unread.tail):
-                return CallEnd.MATCHED
-        if timeout <= 0:
-            return CallEnd.YIELD
         waiter = self._loop.create_future()
+        wake = functools.partial(_resolve, waiter)
         listeners: list[OutputListener] = []
-        if matcher is not None:
+        input_watch: InputWaitWatch | None = None
 
-            def match(data: bytes) -> None:
-                if matcher.feed(data):
-                    _resolve(waiter)
+        def listen(listener: OutputListener) -> None:
+            listeners.append(listener)
+            self._listeners.append(listener)
 
-            listeners.append(match)
-        watch = None
-        if input_wait and self._input_probe().available:
-            watch = InputWaitWatch(self._input_probe(), lambda: _resolve(waiter))
-            listeners.append(watch.output_arrived)
-        if not listeners:
-            await self.wait_done(timeout)
-            return CallEnd.DONE if self.done else CallEnd.YIELD
-        self._listeners += listeners
+        def watch_input() -> None:
+            nonlocal input_watch
+            if input_wait and input_watch is None and self._input_probe().available:
+                input_watch = InputWaitWatch(self._input_probe(), wake)
+                listen(input_watch.output_arrived)
+
+        match_watch = None
         try:
+            if matcher is not None:
+                match_watch = MatchWatch(matcher, self._loop.time() + timeout, wake, watch_input)
+                unread = self._buffer.peek()
+                matcher.add(unread.head)
+                matcher.add(unread.tail)
+                if match_watch.search_now():  # (given up: watch_input ran)
+                    return CallEnd.MATCHED
+                listen(match_watch.output_arrived)
+            else:
+                watch_input()
+            if timeout <= 0:
+                return CallEnd.YIELD
+            if not listeners:
+                await self.wait_done(timeout)
+                return CallEnd.DONE if self.done else CallEnd.YIELD
             self._done_waiters.append(waiter)
-            timer = self._loop.call_later(max(timeout, 0), _resolve, waiter)
+            timer = self._loop.call_later(timeout, _resolve, waiter)
             try:
                 await waiter
             finally:
@@ -293,13 +323,15 @@ class Session:
         finally:
             for listener in listeners:
                 self._listeners.remove(listener)
-            if watch is not None:
-                watch.close()
+            if match_watch is not None:
+                match_watch.close()
+            if input_watch is not None:
+                input_watch.close()
         if self.done:
             return CallEnd.DONE
         if matcher is not None and matcher.matched:
             return CallEnd.MATCHED
-        if watch is not None and watch.confirmed:
+        if input_watch is not None and input_watch.confirmed:
             return CallEnd.INPUT_WAIT
         return CallEnd.YIELD
 

@@ -100,7 +100,8 @@ def _add_serve(sub: Subcommands) -> None:
         "--schema",
         choices=("extended", "reference"),
         default="extended",
-        help="exec_command's input schema: with workdir/env/tty (default) or exactly the reference's",
+        help="exec_command's input schema: with workdir/env/tty (default) or exactly the reference's "
+        "(which also leaves exit notices out of the results' text)",
     )
     p.add_argument(
         "--ray",

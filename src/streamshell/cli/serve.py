@@ -211,6 +211,10 @@ def serve(args: argparse.Namespace) -> int:
     options = dataclasses.replace(
         manager_options(args), open_files_limit=started_with, cwd=args.cwd or _working_directory()
     )
+    if args.schema == "reference":
+        # The reference's schema comes with the reference's texts: no header line it never had
+        # (clients still get each exit as an MCP notification).
+        options = dataclasses.replace(options, exit_notices=False)
     factory = _backend_factory(args.ray, options)
     if factory is None:
         return EXIT_RUNTIME
