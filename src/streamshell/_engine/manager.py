@@ -44,6 +44,7 @@ from ..results import ExecCommandOutput, Exited, ExitNotice, Ongoing, SessionInf
 from .buffer import WINDOW_SLACK, Captured
 from .containment import Cell
 from .environment import check_env_entry, session_environments
+from .exit_listeners import ExitListener, ExitListeners
 from .matching import OutputMatcher
 from .options import ManagerOptions
 from .session import CallEnd, OutputCallback, Session
@@ -71,9 +72,6 @@ a look costs up to a millisecond or two for a program with many threads, on the 
 
 log = logging.getLogger(__name__)
 
-
-ExitListener = Callable[[ExitNotice], None]
-"""Told at once when a session exits while no call waits on it (the MCP server's notifications)."""
 
 CallParams = ExecCommandParams | WriteStdinParams
 
@@ -130,7 +128,7 @@ class SessionManager:
         self._ended: OrderedDict[int, str] = OrderedDict()
         self._unwatched_exits: OrderedDict[int, ExitNotice] = OrderedDict()
         """Sessions that exited while no call waited on them, not yet told in a result."""
-        self._exit_listeners: list[ExitListener] = []
+        self._exit_listeners = ExitListeners()
         self._killing: set[int] = set()
         """Sessions that kill_session is killing: their exit is its result's to report."""
         self._cleanups: set[asyncio.Task[None]] = set()
@@ -237,8 +235,7 @@ class SessionManager:
     def subscribe_exit_notices(self, listener: ExitListener) -> Callable[[], None]:
         """Call ``listener`` at once whenever a session exits while no call waits on it (the same
         notice the next result carries); returns the function that unsubscribes it."""
-        self._exit_listeners.append(listener)
-        return lambda: self._exit_listeners.remove(listener)
+        return self._exit_listeners.subscribe(listener)
 
     async def kill_session(
         self, session_id: int, *, max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
@@ -545,11 +542,7 @@ class SessionManager:
         session.log.info("exited with code %d while no call waited on it", notice.code)
         if self.options.exit_notices:
             self._unwatched_exits[session.id] = notice
-        for listener in list(self._exit_listeners):
-            try:
-                listener(notice)
-            except Exception:  # a listener's bug must not break the session's reading
-                log.exception("an exit listener failed")
+        self._exit_listeners.tell(notice)
 
     def _forget_notice(self, reported: int | None) -> tuple[ExitNotice, ...]:
         """``reported`` (the session whose exit a result reports itself) needs no notice; none is taken."""

@@ -261,15 +261,19 @@ class Session:
         ``asyncio.timeout`` around an ``Event.wait`` (BENCHMARKS.md, spawn row).
         """
         if not self.done and timeout > 0:
-            waiter = self._loop.create_future()
-            self._done_waiters.append(waiter)
-            timer = self._loop.call_later(timeout, _resolve, waiter)
-            try:
-                await waiter
-            finally:
-                timer.cancel()
-                self._done_waiters.remove(waiter)
+            await self._until_done(self._loop.create_future(), timeout)
         return self.done
+
+    async def _until_done(self, waiter: asyncio.Future[None], timeout: float) -> None:
+        """Wait until ``waiter`` is resolved: by :meth:`_finish` (every done waiter is), by
+        whoever else holds it, or after ``timeout`` seconds."""
+        self._done_waiters.append(waiter)
+        timer = self._loop.call_later(timeout, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._done_waiters.remove(waiter)
 
     async def wait_call(
         self, timeout: float, *, input_wait: bool, matcher: OutputMatcher | None = None
@@ -313,13 +317,7 @@ class Session:
             if not listeners:
                 await self.wait_done(timeout)
                 return CallEnd.DONE if self.done else CallEnd.YIELD
-            self._done_waiters.append(waiter)
-            timer = self._loop.call_later(timeout, _resolve, waiter)
-            try:
-                await waiter
-            finally:
-                timer.cancel()
-                self._done_waiters.remove(waiter)
+            await self._until_done(waiter, timeout)
         finally:
             for listener in listeners:
                 self._listeners.remove(listener)

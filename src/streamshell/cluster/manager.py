@@ -20,6 +20,7 @@ import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from .._engine.exit_listeners import ExitListener, ExitListeners
 from .._engine.manager import CANCELLED_STARTS
 from .._engine.options import ManagerOptions
 from .._engine.session import OutputCallback
@@ -182,7 +183,7 @@ class RaySessionManager:
         self._by_node: dict[str, NodeSlot] = {}
         self._starting: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
-        self._exit_listeners: list[Callable[[ExitNotice], None]] = []
+        self._exit_listeners = ExitListeners()
         self._unwatched_exits: dict[int, ExitNotice] = {}
         """Exits heard from the nodes that the next result of a call on any node tells of."""
         self._reclaiming: set[asyncio.Task[None]] = set()
@@ -361,22 +362,17 @@ class RaySessionManager:
         except _NodeGone as gone:
             raise self._table.gone_error(session_id, gone.how) from None
 
-    def subscribe_exit_notices(self, listener: Callable[[ExitNotice], None]) -> Callable[[], None]:
+    def subscribe_exit_notices(self, listener: ExitListener) -> Callable[[], None]:
         """Call ``listener`` at once whenever a session on any node exits while no call waits on it
         (the same notice the next result of a call on any node carries); returns the function that
         unsubscribes it."""
-        self._exit_listeners.append(listener)
-        return lambda: self._exit_listeners.remove(listener)
+        return self._exit_listeners.subscribe(listener)
 
     def _exited(self, notice: ExitNotice) -> None:
         """A node tells of an exit nobody watched: the next result says so (once), listeners hear it now."""
         if self.options.exit_notices and self._table.is_open(notice.session_id):
             self._unwatched_exits[notice.session_id] = notice
-        for listener in list(self._exit_listeners):
-            try:
-                listener(notice)
-            except Exception:  # a listener's bug must not stop the node's notices
-                log.exception("an exit listener failed")
+        self._exit_listeners.tell(notice)
 
     def _with_exit_notices(self, output: ExecCommandOutput) -> ExecCommandOutput:
         """``output`` with the notices the local manager's result would carry: every exit heard

@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from .._engine.exit_listeners import ExitListener
 from ..params import ExecCommandParams, WriteStdinParams
 from ..profiles import Profile
-from ..results import ExecCommandOutput, ExitNotice, SessionInfo
+from ..results import ExecCommandOutput, SessionInfo
 
 OutputCallback = Callable[[str], None]
 """Receives a call's output as decoded text while the call waits."""
-
-ExitListener = Callable[[ExitNotice], None]
-"""Hears at once of a session that exited while no call waited on it."""
 
 
 class SessionBackend(Protocol):
