@@ -94,7 +94,7 @@ def mcp_tools(
             "name": name,
             "description": TOOLS[name].describe(chosen, extended=extended),
             "inputSchema": TOOLS[name].parameters(extended=extended, profile=chosen),
-            "annotations": TOOLS[name].hints.wire(),
+            "annotations": TOOLS[name].annotations(),
         }
         for name in names
     ]

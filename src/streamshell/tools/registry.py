@@ -99,24 +99,24 @@ Handler = Callable[[SessionBackend, P, OutputCallback | None], Awaitable[Functio
 
 
 @dataclass(frozen=True)
-class Hints:
-    """MCP tool annotations: what a client may assume about a tool."""
+class Effects:
+    """What a client may assume about what a tool does (MCP's annotation hints); tools that act
+    alike share one."""
 
-    title: str
     read_only: bool
     destructive: bool
     idempotent: bool
     open_world: bool
 
-    def wire(self) -> JsonObject:
-        """The annotations as MCP sends them."""
-        return {
-            "title": self.title,
-            "readOnlyHint": self.read_only,
-            "destructiveHint": self.destructive,
-            "idempotentHint": self.idempotent,
-            "openWorldHint": self.open_world,
-        }
+
+RUNS_COMMANDS = Effects(read_only=False, destructive=True, idempotent=False, open_world=True)
+"""Runs a command or types into one: anything may happen, anywhere."""
+
+READS_SESSIONS = Effects(read_only=True, destructive=False, idempotent=True, open_world=False)
+"""Only looks at the sessions."""
+
+ENDS_SESSIONS = Effects(read_only=False, destructive=True, idempotent=True, open_world=False)
+"""Kills a session; killing it again changes nothing."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,9 @@ class Tool(Generic[P]):
     description: str
     params: type[P]
     handler: Handler[P]
-    hints: Hints
+    title: str
+    """The tool's human-readable name (MCP's ``title`` annotation)."""
+    effects: Effects
     unified_description: str | None = None
     """Current Codex's description (the unified profile); None: the same as ``description``."""
     extended_note: str = ""
@@ -142,6 +144,17 @@ class Tool(Generic[P]):
         if extended and self.extended_note:
             return f"{self.description}\n{self.extended_note}"
         return self.description
+
+    def annotations(self) -> JsonObject:
+        """The MCP annotations: the title and the effects' hints, as MCP sends them."""
+        e = self.effects
+        return {
+            "title": self.title,
+            "readOnlyHint": e.read_only,
+            "destructiveHint": e.destructive,
+            "idempotentHint": e.idempotent,
+            "openWorldHint": e.open_world,
+        }
 
     def parameters(
         self,
@@ -256,7 +269,8 @@ EXEC_COMMAND = Tool(
     "Execute shell commands on the local machine with streaming output.",
     ExecCommandParams,
     _exec_command,
-    Hints("Run a shell command", read_only=False, destructive=True, idempotent=False, open_world=True),
+    "Run a shell command",
+    RUNS_COMMANDS,
     unified_description="Runs a command in a PTY, returning output or a session ID for ongoing interaction.",
     extended_note=_RETURNS,
 )
@@ -268,9 +282,8 @@ WRITE_STDIN = Tool(
     "Can write control characters (\\u0003 for Ctrl-C), or an empty string to just poll stdout+stderr.",
     WriteStdinParams,
     _write_stdin,
-    Hints(
-        "Type into a running command", read_only=False, destructive=True, idempotent=False, open_world=True
-    ),
+    "Type into a running command",
+    RUNS_COMMANDS,
     unified_description="Writes characters to an existing unified exec session and returns recent output.",
     extended_note=_RETURNS,
 )
@@ -282,7 +295,8 @@ LIST_SESSIONS = Tool(
     "output it printed that no call has returned yet.",
     ListSessionsParams,
     _list_sessions,
-    Hints("List shell sessions", read_only=True, destructive=False, idempotent=True, open_world=False),
+    "List shell sessions",
+    READS_SESSIONS,
 )
 
 KILL_SESSION = Tool(
@@ -291,7 +305,8 @@ KILL_SESSION = Tool(
     "Returns its last output and exit code.",
     KillSessionParams,
     _kill_session,
-    Hints("Kill a shell session", read_only=False, destructive=True, idempotent=True, open_world=False),
+    "Kill a shell session",
+    ENDS_SESSIONS,
 )
 
 SHELL = Tool(
@@ -299,9 +314,8 @@ SHELL = Tool(
     "Runs a shell command and returns its output",
     ShellToolCallParams,
     _shell,
-    Hints(
-        "Run a command to completion", read_only=False, destructive=True, idempotent=False, open_world=True
-    ),
+    "Run a command to completion",
+    RUNS_COMMANDS,
 )
 
 TOOLS: Mapping[str, Tool[Any]] = {
