@@ -123,6 +123,8 @@ class ExecCommandOutput:
     wait_for_abandoned: bool = False
     exit_notices: tuple[ExitNotice, ...] = ()
     view_fallback: str | None = None
+    limit_notes: tuple[str, ...] = ()
+    """Header lines naming the resource limits the exited session ran into."""
 
     def to_text_output(self) -> str:
         """The text the model reads: the profile's format (the reference's or current Codex's), byte
@@ -139,6 +141,7 @@ class ExecCommandOutput:
             lines = [f"Wall time: {_as_f32(self.wall_time):.3f} seconds", status]
             if self.original_token_count is not None:
                 lines.append(f"Warning: truncated output (original token count: {self.original_token_count})")
+        lines += self.limit_notes
         if self.pending_input_bytes:
             lines.append(
                 f"Warning: {self.pending_input_bytes} bytes of input not yet written "

@@ -45,10 +45,13 @@ from .buffer import WINDOW_SLACK, Captured
 from .containment import Cell
 from .environment import check_env_entry, session_environments
 from .exit_listeners import ExitListener, ExitListeners
+from .limits import LimitCell, Limiter, LimitsUnavailable
 from .matching import OutputMatcher
-from .options import ManagerOptions
+from .options import ManagerOptions, Rejected
+from .posix_spawn import SetupError
+from .sandbox import Sandbox, SandboxUnavailable
 from .session import CallEnd, OutputCallback, Session
-from .spawn import COLS, Launch, LaunchError, spawn_pipes, spawn_pty
+from .spawn import COLS, Launch, LaunchError, Spawned, spawn_pipes, spawn_pty
 from .supervisor import Supervisor, kill_now
 from .truncation import TOKEN_BYTES
 from .views import render_view
@@ -84,6 +87,22 @@ def _current_directory() -> str | None:
     except FileNotFoundError:
         log.warning("the working directory of this process was deleted; sessions need an absolute workdir")
         return None
+
+
+def _confinement(options: ManagerOptions, workspace: str | None) -> tuple[Sandbox, Limiter]:
+    """The sandbox and the limits ``options`` ask for, ready for use; a ``ValueError`` that says
+    what to install or enable when either cannot be enforced here."""
+    try:
+        sandbox = Sandbox(options.policy, workspace)
+    except SandboxUnavailable as e:
+        raise Rejected(str(e)) from None
+    try:
+        limiter = Limiter(options.limits)
+    except LimitsUnavailable as e:
+        raise Rejected(str(e)) from None
+    if options.policy.sandboxed or options.limits:
+        log.info("%s; %s", options.policy.describe(workspace or "(none)"), options.limits.describe())
+    return sandbox, limiter
 
 
 class SessionManager:
@@ -132,8 +151,18 @@ class SessionManager:
         self._killing: set[int] = set()
         """Sessions that kill_session is killing: their exit is its result's to report."""
         self._cleanups: set[asyncio.Task[None]] = set()
+        self._sandbox, self._limiter = _confinement(opts, self._cwd)
+        self._limit_cells: dict[int, LimitCell] = {}
+        self._limit_notes: dict[int, tuple[str, ...]] = {}
+        """Limits a retired session ran into, until its result reports them."""
+        self._unreleased: list[LimitCell] = []
+        """Limit cgroups of retired sessions that still held dying processes: removed later."""
         self._supervisor = supervisor if supervisor is not None else Supervisor(opts, self._base_env[False])
-        self._supervisor.attach()
+        try:
+            self._supervisor.attach()
+        except ValueError:
+            self._limiter.close()
+            raise
         self._owned: dict[int, Cell] = {}
         """Each live session's process group and cell: killed at once if the manager is never closed."""
         self._closed = False
@@ -152,6 +181,16 @@ class SessionManager:
             f"next_id={self._next_id} cleanups={len(self._cleanups)} profile={self.profile.value} "
             f"{self._supervisor!r}>"
         )
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The sandbox sessions run in (its ``policy``; ``describe`` says it for people)."""
+        return self._sandbox
+
+    @property
+    def limiter(self) -> Limiter:
+        """The limits sessions run under and how each is enforced here (``mechanisms``)."""
+        return self._limiter
 
     @property
     def mechanism(self) -> str:
@@ -316,6 +355,8 @@ class SessionManager:
             await asyncio.gather(*self._cleanups, return_exceptions=True)
         if not self._detached:
             self._detached = True
+            self._release_limit_cells()
+            self._limiter.close()
             await self._supervisor.detach()
 
     async def __aenter__(self) -> Self:
@@ -342,14 +383,17 @@ class SessionManager:
         at_cap = len(self._sessions) >= self.options.max_sessions
         victim = self._prune_candidate() if at_cap else None
         cell = self._supervisor.cell()
+        limit_cell = self._limiter.cell()
+        self._release_limit_cells()
         try:
             if at_cap and victim is None:
                 raise LaunchError(
                     f"too many sessions: {len(self._sessions)} running; kill one with kill_session or wait"
                 )
-            spawned = (spawn_pty if params.tty else spawn_pipes)(self._launch(params, cell), cell)
+            spawned = self._spawn(params, cell, limit_cell)
         except LaunchError as e:
             cell.release()
+            limit_cell.release()
             log.info("session %d: could not start %r: %s", session_id, shown(params.cmd, 80), e)
             self._remember_end(session_id, "never started: its process could not be created")
             raise SpawnError(session_id, str(e), os_error=e.os_error, profile=self.profile) from None
@@ -367,10 +411,19 @@ class SessionManager:
             on_done=self._session_done,
         )
         self._sessions[session_id] = session
+        self._limit_cells[session_id] = limit_cell
         self._own(spawned.pid, cell)
         if not params.tty and self._rules.stdin_needs_tty:
             session.close_input()
         return session
+
+    def _spawn(self, params: ExecCommandParams, cell: Cell, limit_cell: LimitCell) -> Spawned:
+        """Start the session's process in its cells."""
+        try:
+            with limit_cell.entered():
+                return (spawn_pty if params.tty else spawn_pipes)(self._launch(params, cell), cell)
+        except SetupError as e:  # the limit cgroups could not be made
+            raise LaunchError(f"could not start the session's process: {e.strerror}", e.errno) from None
 
     def _given_id(self, session_id: int) -> int:
         """An id handed out by someone else, used once; the ids this manager picks itself stay above it."""
@@ -410,7 +463,15 @@ class SessionManager:
         if params.env or cell.environment:
             env = {**env, **(params.env or {}), **cell.environment}
         argv = [params.shell, "-lc" if params.login else "-c", params.cmd]
-        return Launch(argv, env, cwd, self.options.open_files_limit, self.options.parent_death_signal)
+        return Launch(
+            argv,
+            env,
+            cwd,
+            self.options.open_files_limit,
+            self.options.parent_death_signal,
+            self._sandbox,
+            self._limiter.prefix(),
+        )
 
     def _call_window(self, max_output_tokens: int) -> int:
         """Bytes to keep at each end while a call with this budget collects (exact truncation)."""
@@ -524,6 +585,7 @@ class SessionManager:
             wait_for_abandoned=matcher is not None and matcher.abandoned,
             exit_notices=self._take_exit_notices(reported) if tell_exits else self._forget_notice(reported),
             view_fallback=shown.fallback,
+            limit_notes=self._limit_notes.pop(session_id, ()) if exit is not None else (),
         )
 
     # ----- exits nobody watched --------------------------------------------------------------
@@ -592,27 +654,36 @@ class SessionManager:
         session.retire(how)
         del self._sessions[session.id]
         self._remember_end(session.id, how)
+        limit_cell = self._limit_cells.pop(session.id)
+        if session.exit is not None:
+            self._limit_notes[session.id] = limit_cell.hits(session.exit.code)
         if self._on_retire is not None:
             self._on_retire(session.id)
         if session.release_if_finished():
-            self._disown(session.pid)
+            self._disown(session.pid, limit_cell)
         else:
-            self._track(self._dispose(session))
+            self._track(self._dispose(session, limit_cell))
 
-    async def _dispose(self, session: Session) -> None:
+    async def _dispose(self, session: Session, limit_cell: LimitCell) -> None:
         try:
             await session.dispose(self.options.kill_grace)
         finally:
-            self._disown(session.pid)
+            self._disown(session.pid, limit_cell)
+
+    def _release_limit_cells(self) -> None:
+        """Remove the limit cgroups of sessions whose last processes have died since."""
+        self._unreleased = [cell for cell in self._unreleased if not cell.release()]
 
     def _own(self, pgid: int, cell: Cell) -> None:
         """A new session: killed at interpreter exit, or by the watchdog if we die."""
         self._owned[pgid] = cell
         self._supervisor.own(pgid)
 
-    def _disown(self, pgid: int) -> None:
+    def _disown(self, pgid: int, limit_cell: LimitCell) -> None:
         self._owned.pop(pgid, None)
         self._supervisor.disown(pgid)
+        if not limit_cell.release():
+            self._unreleased.append(limit_cell)
 
     def _track(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -20,6 +20,8 @@ from typing import Any
 
 from ..profiles import Profile, profile_of
 from .environment import DEFAULT_DROP_ENV_CONTAINING, check_env_entry
+from .limits import SIZE_EXPECTED, ResourceLimits, limits_from, parse_size
+from .sandbox import MODES, SandboxMode, SandboxPolicy
 
 MECHANISMS = ("cgroup", "subreaper", "process-group")
 """The kill mechanisms (:mod:`.containment`), best first; declared here, where the option that
@@ -54,18 +56,46 @@ class Rule:
             raise Rejected(detail if detail else self.problem(name, value)) from None
 
 
+_SAME = object()
+"""``command_default``'s default: the commands use the library's default."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One attribute of an option whose value has several (``limits``), set on its own by people:
+    ``name`` is its flag (``max_memory``: ``--max-memory``) and config key."""
+
+    attribute: str
+    name: str
+    rule: Rule
+    help: str
+
+
 @dataclass(frozen=True)
 class OptionDoc:
-    """An option's rule, its help line, and whether people set it (flags, config keys)."""
+    """An option's rule, its help line, and whether people set it (flags, config keys).
+
+    ``flag`` and ``key`` name the flag and config key when they are not the option's name
+    (Codex's names: ``sandbox_mode``, ``sandbox_workspace_write.network_access``, a dot for a
+    table); ``command_default`` is the default of ``serve`` and ``agent`` when it differs from
+    the library's; ``parts`` are set one by one (see :class:`Part`); ``repeat``: the flag is
+    given once per item of a list.
+    """
 
     rule: Rule
     help: str
     user: bool
+    flag: str | None = None
+    key: str | None = None
+    command_default: Any = _SAME
+    parts: tuple[Part, ...] = ()
+    repeat: bool = False
 
 
-def option(default: Any, rule: Rule, help: str, *, user: bool = False) -> Any:
-    """Declare an option: a dataclass field with its :class:`OptionDoc`."""
-    return field(default=default, metadata={_RULE: OptionDoc(rule, help, user)})
+def option(default: Any, rule: Rule, help: str, *, user: bool = False, **naming: Any) -> Any:
+    """Declare an option: a dataclass field with its :class:`OptionDoc` (``naming``: its other
+    fields)."""
+    return field(default=default, metadata={_RULE: OptionDoc(rule, help, user, **naming)})
 
 
 def option_doc(f: dataclasses.Field[Any]) -> OptionDoc:
@@ -140,6 +170,26 @@ def _profile(value: Any) -> Profile:
     raise Rejected
 
 
+def _directories(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise Rejected
+    return tuple(_directory(item) for item in value)
+
+
+def _size(value: Any) -> int:
+    try:
+        return parse_size(value)
+    except ValueError:
+        raise Rejected from None
+
+
+def _limits(value: Any) -> ResourceLimits:
+    try:
+        return limits_from(value)
+    except (TypeError, ValueError) as e:
+        raise Rejected(f"limits: {e}") from None
+
+
 def choice(*values: str) -> Rule:
     """One of ``values``."""
 
@@ -161,6 +211,9 @@ SECONDS = Rule("a number of seconds >= 0", _seconds)
 DIRECTORY = Rule("an existing directory", _directory)
 ENVIRONMENT = Rule("a map of variable names to string values", _environment)
 NAMES = Rule("a list of non-empty strings", _names)
+DIRECTORIES = Rule("a list of existing directories", _directories)
+SIZE = Rule(SIZE_EXPECTED, _size)
+LIMITS = Rule("a ResourceLimits(memory_bytes, processes, cpu_seconds)", _limits)
 PROFILE = Rule(" or ".join(f'"{p.value}"' for p in Profile), _profile)
 
 
@@ -276,6 +329,58 @@ class ManagerOptions:
         user=True,
     )
 
+    sandbox: str = option(
+        SandboxMode.DANGER_FULL_ACCESS.value,
+        choice(*MODES),
+        "what sessions may write and reach: read-only (nothing but a private /tmp), workspace-write "
+        "(the working directory and --writable-root too; .git read-only), danger-full-access (no "
+        "sandbox); bubblewrap on Linux",
+        user=True,
+        key="sandbox_mode",
+        command_default=SandboxMode.WORKSPACE_WRITE.value,
+    )
+    writable_roots: tuple[str, ...] = option(
+        (),
+        DIRECTORIES,
+        "another directory sessions may write under workspace-write (repeatable)",
+        user=True,
+        flag="writable_root",
+        key="sandbox_workspace_write.writable_roots",
+        repeat=True,
+    )
+    network_access: bool = option(
+        False,
+        BOOLEAN,
+        "sandboxed sessions reach the network (off: a network namespace with only its own loopback)",
+        user=True,
+        flag="network",
+        key="sandbox_workspace_write.network_access",
+        command_default=True,
+    )
+    limits: ResourceLimits = option(  # noqa: RUF009 (a field declaration, not a shared default)
+        ResourceLimits(),
+        LIMITS,
+        "limits for each session",
+        user=True,
+        parts=(
+            Part(
+                "memory_bytes",
+                "max_memory",
+                optional(SIZE),
+                "memory per session (cgroup; else RLIMIT_AS per process)",
+            ),
+            Part(
+                "processes",
+                "max_processes",
+                optional(whole_number(1)),
+                "processes and threads per session (cgroup pids)",
+            ),
+            Part(
+                "cpu_seconds", "max_cpu", optional(whole_number(1)), "seconds of CPU per process (RLIMIT_CPU)"
+            ),
+        ),
+    )
+
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = option_doc(f).rule.apply(f.name, getattr(self, f.name))
@@ -285,6 +390,11 @@ class ManagerOptions:
                 f"protected_sessions = {self.protected_sessions} must be less than "
                 f"max_sessions ({self.max_sessions})"
             )
+
+    @property
+    def policy(self) -> SandboxPolicy:
+        """The sandbox these options ask for (what ``ToolsConfig`` describes to the model, too)."""
+        return SandboxPolicy(SandboxMode(self.sandbox), self.network_access, self.writable_roots)
 
     def workspace(self) -> str:
         """Where sessions run by default: ``cwd``, else this process's working directory now."""
@@ -301,3 +411,71 @@ class ManagerOptions:
 def user_options() -> tuple[dataclasses.Field[Any], ...]:
     """The options people set on the command line and in config files, in declaration order."""
     return tuple(f for f in dataclasses.fields(ManagerOptions) if option_doc(f).user)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One thing people set, as a flag and a config key: a user option, or a :class:`Part` of one.
+
+    ``name`` is the flag's (``--max-memory``: ``max_memory``) and the agent config's field name;
+    ``key`` the config key (a dot for a table); ``default`` what ``serve`` and ``agent`` use;
+    ``kind``: ``bool`` (``--x/--no-x``), ``list`` (a repeated flag) or ``value``.
+    """
+
+    name: str
+    option: str
+    attribute: str | None
+    key: str
+    rule: Rule
+    help: str
+    default: Any
+    kind: str
+    type: Any
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def settings() -> tuple[Setting, ...]:
+    """Every flag and config key the session manager's options give, in declaration order."""
+    found = []
+    for f in user_options():
+        doc = option_doc(f)
+        if doc.parts:
+            for part in doc.parts:
+                default = getattr(f.default, part.attribute)
+                found.append(
+                    Setting(
+                        part.name,
+                        f.name,
+                        part.attribute,
+                        part.name,
+                        part.rule,
+                        part.help,
+                        default,
+                        "value",
+                        int | None,
+                    )
+                )
+            continue
+        default = f.default if doc.command_default is _SAME else doc.command_default
+        kind = "list" if doc.repeat else "bool" if str(f.type) == "bool" else "value"
+        name = doc.flag or f.name
+        found.append(
+            Setting(name, f.name, None, doc.key or f.name, doc.rule, doc.help, default, kind, f.type)
+        )
+    return tuple(found)
+
+
+def options_from(values: Mapping[str, Any]) -> ManagerOptions:
+    """The options that :func:`settings`' values (by setting name) give: parts are put together."""
+    kwargs: dict[str, Any] = {}
+    parts: dict[str, dict[str, Any]] = {}
+    for s in settings():
+        if s.attribute is None:
+            kwargs[s.option] = values[s.name]
+        else:
+            parts.setdefault(s.option, {})[s.attribute] = values[s.name]
+    kwargs.update(parts)  # each such option's rule takes a mapping of its parts
+    return ManagerOptions(**kwargs)

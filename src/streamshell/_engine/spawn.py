@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from ..errors import shown
 from .containment import Cell
 from .posix_spawn import PosixSpawn, SetupError, load, open_files_limits
+from .sandbox import Sandbox
 
 ROWS = 24
 COLS = 80
@@ -54,13 +55,29 @@ class Launch:
     """What to start: an argv whose ``argv[0]`` is looked up in the child's PATH.
 
     ``open_files_limit``: the child's soft RLIMIT_NOFILE (None: this process's);
-    ``parent_death_signal``: the child gets SIGKILL when this process (the spawning thread) dies."""
+    ``parent_death_signal``: the child gets SIGKILL when this process (the spawning thread) dies;
+    ``sandbox``: what confines it; ``prefix``: a command that execs the rest (``prlimit ... --``)."""
 
     argv: Sequence[str]
     env: dict[str, str]
     cwd: str
     open_files_limit: int | None = None
     parent_death_signal: bool = False
+    sandbox: Sandbox | None = None
+    prefix: Sequence[str] = ()
+
+    @property
+    def wrapped(self) -> bool:
+        """Whether something runs before the program (then its failures are not the spawn's)."""
+        return bool(self.prefix) or (self.sandbox is not None and self.sandbox.policy.sandboxed)
+
+
+def _command(path: str, launch: Launch, tty: bool) -> list[str]:
+    """The argv that runs ``launch``'s program (at ``path``): its rlimits' prefix, then its sandbox."""
+    argv = [path, *launch.argv[1:]]
+    if launch.sandbox is not None:
+        argv = launch.sandbox.wrap(argv, launch.cwd, tty)
+    return [*launch.prefix, *argv]
 
 
 @dataclass
@@ -143,16 +160,16 @@ def _setpriv() -> str | None:
     return shutil.which("setpriv")
 
 
-def _with_death_signal(path: str, launch: Launch) -> tuple[str, Sequence[str]]:
-    """What ``posix_spawn`` runs: the program itself, or, for a parent-death signal (which only
+def _with_death_signal(argv: Sequence[str], launch: Launch) -> tuple[str, Sequence[str]]:
+    """What ``posix_spawn`` runs: ``argv``, or, for a parent-death signal (which only
     code in the child can ask for, and ``posix_spawn`` runs none), ``setpriv --pdeathsig KILL``
     exec'ing it. The signal survives that exec and the program's (not a setuid one's)."""
     if not launch.parent_death_signal:
-        return path, launch.argv
+        return argv[0], argv
     setpriv = _setpriv()
     if setpriv is None:
         raise LaunchError("a parent-death signal needs setpriv (util-linux), which is not installed")
-    return setpriv, [setpriv, "--pdeathsig", "KILL", "--", path, *launch.argv[1:]]
+    return setpriv, [setpriv, "--pdeathsig", "KILL", "--", *argv]
 
 
 def _program(launch: Launch) -> str:
@@ -167,7 +184,7 @@ def _program(launch: Launch) -> str:
     """
     _check_arguments(launch)
     name = launch.argv[0]
-    if os.path.isabs(name) and not launch.parent_death_signal:  # (setpriv would report it, not us)
+    if os.path.isabs(name) and not launch.parent_death_signal and not launch.wrapped:  # (not the wrapper)
         return name
     _check_working_directory(launch.cwd)
     return resolve_executable(name, launch.env)
@@ -197,7 +214,9 @@ def libc_spawner() -> PosixSpawn | None:
     return load()
 
 
-def _popen(path: str, launch: Launch, stdin: int, stdout: int, ctty: bool) -> subprocess.Popen[bytes]:
+def _popen(
+    argv: Sequence[str], launch: Launch, stdin: int, stdout: int, ctty: bool
+) -> subprocess.Popen[bytes]:
     """The portable path: ``subprocess`` with a new session (and a controlling terminal for PTYs);
     it closes every other fd itself (``close_fds``)."""
     limit = launch.open_files_limit
@@ -215,8 +234,8 @@ def _popen(path: str, launch: Launch, stdin: int, stdout: int, ctty: bool) -> su
                 os._exit(128 + signal.SIGKILL)
 
     return subprocess.Popen(
-        list(launch.argv),
-        executable=path,
+        list(argv),
+        executable=argv[0],
         stdin=stdin,
         stdout=stdout,
         stderr=stdout,
@@ -246,8 +265,9 @@ def spawn_pty(launch: Launch, cell: Cell, rows: int = ROWS, cols: int = COLS) ->
     process opens it and passes the fd, and closes its copy once the child has it.
     """
     path = _program(launch)
+    command = _command(path, launch, tty=True)
     spawner = libc_spawner()
-    run, argv = _with_death_signal(path, launch) if spawner is not None else (path, launch.argv)
+    run, argv = _with_death_signal(command, launch) if spawner is not None else (command[0], command)
     try:
         master, slave = spawner.open_pty() if spawner is not None else os.openpty()
     except OSError as e:
@@ -270,7 +290,7 @@ def spawn_pty(launch: Launch, cell: Cell, rows: int = ROWS, cols: int = COLS) ->
                 )
             else:
                 assert isinstance(slave, int)
-                popen = _popen(path, launch, slave, slave, ctty=True)
+                popen = _popen(command, launch, slave, slave, ctty=True)
                 pid = popen.pid
     except OSError as e:
         os.close(master)
@@ -305,8 +325,9 @@ def spawn_pipes(launch: Launch, cell: Cell) -> Spawned:
     """Start ``launch`` in ``cell`` with stdin on one pipe and stdout+stderr on another (no
     terminal)."""
     path = _program(launch)
+    command = _command(path, launch, tty=False)
     spawner = libc_spawner()
-    run, argv = _with_death_signal(path, launch) if spawner is not None else (path, launch.argv)
+    run, argv = _with_death_signal(command, launch) if spawner is not None else (command[0], command)
     in_read, in_write, out_read, out_write = _pipes()
     try:
         with cell.entered():
@@ -315,7 +336,7 @@ def spawn_pipes(launch: Launch, cell: Cell) -> Spawned:
                 pid = spawner(run, argv, launch.env, launch.cwd, [], dups, launch.open_files_limit)
                 popen = None
             else:
-                popen = _popen(path, launch, in_read, out_write, ctty=False)
+                popen = _popen(command, launch, in_read, out_write, ctty=False)
                 pid = popen.pid
     except OSError as e:
         os.close(in_write)

@@ -25,7 +25,8 @@ from .._engine.options import (
     Rule,
     option,
     option_doc,
-    user_options,
+    options_from,
+    settings,
 )
 
 DEFAULT_MODEL = "gpt-5"
@@ -53,12 +54,13 @@ def _path(value: Any) -> str:
 
 
 def _with_manager_options(cls: type[Any]) -> type[Any]:
-    """Add every user option of the session manager to ``cls`` as a field (before ``@dataclass``
+    """Add every setting of the session manager to ``cls`` as a field (before ``@dataclass``
     sees it), with the default, rule and help :class:`ManagerOptions` declares: a new user option
-    becomes a config key without being written here again."""
-    for f in user_options():
-        cls.__annotations__[f.name] = f.type
-        setattr(cls, f.name, option(f.default, option_doc(f).rule, option_doc(f).help, user=True))
+    becomes a config key without being written here again (its key may differ from the field's
+    name: ``sandbox_mode`` sets ``sandbox``)."""
+    for s in settings():
+        cls.__annotations__[s.name] = s.type
+        setattr(cls, s.name, option(s.default, s.rule, s.help, user=True, key=s.key))
     return cls
 
 
@@ -106,11 +108,24 @@ class Config:
 
     def manager_options(self) -> ManagerOptions:
         """The session manager's options this configuration sets."""
-        return ManagerOptions(**{f.name: getattr(self, f.name) for f in user_options()})
+        return options_from({s.name: getattr(self, s.name) for s in settings()})
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+_FIELDS = {option_doc(f).key or f.name: f for f in dataclasses.fields(Config)}
+"""Each config key's field (``sandbox_workspace_write.network_access``: a key in a table)."""
 ACCEPTED_KEYS = tuple(_FIELDS)
+_TABLES = {key.split(".")[0] for key in _FIELDS if "." in key}
+
+
+def _flatten(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Keys of known tables (``[sandbox_workspace_write]``) as dotted keys, as ``-c`` gives them."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in _TABLES and isinstance(value, Mapping):
+            flat.update({f"{key}.{sub}": item for sub, item in value.items()})
+        else:
+            flat[key] = value
+    return flat
 
 
 def default_config_path(environ: Mapping[str, str] = os.environ) -> Path:
@@ -153,6 +168,7 @@ def _read_file(path: Path, *, explicit: bool) -> dict[str, Any]:
 
 def _apply(config: Config, values: Mapping[str, Any], source: str) -> Config:
     """``config`` with ``values`` (from ``source``) checked and set."""
+    values = _flatten(values)
     unknown = [key for key in values if key not in _FIELDS]
     if unknown:
         raise ConfigError(
@@ -162,7 +178,7 @@ def _apply(config: Config, values: Mapping[str, Any], source: str) -> Config:
     checked = {}
     for key, value in values.items():
         try:
-            checked[key] = option_doc(_FIELDS[key]).rule.apply(key, value)
+            checked[_FIELDS[key].name] = option_doc(_FIELDS[key]).rule.apply(key, value)
         except Rejected as e:
             raise ConfigError(f"{source}: {e}") from None
     return replace(config, **checked)

@@ -1,7 +1,7 @@
 """What the subcommands share: exit codes, usage errors, and flags derived from declarations.
 
-The session manager's user options (:func:`~streamshell._engine.options.user_options`)
-become flags here, with the defaults, checks and help declared in
+The session manager's settings (:func:`~streamshell._engine.options.settings`: its user
+options, and the parts of ``limits``) become flags here, with the defaults, checks and help declared in
 :class:`~streamshell._engine.options.ManagerOptions`; the tool list is checked against the
 tools' names.
 """
@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from .._engine.options import ManagerOptions, Rejected, option_doc, user_options
+from .._engine.options import ManagerOptions, Rejected, Setting, options_from, settings
 from ..tools.names import TOOL_NAMES
 
 EXIT_OK = 0
@@ -59,39 +59,56 @@ def port(text: str) -> int:
     return int(text)
 
 
-def _flag_value(f: dataclasses.Field[Any]) -> Callable[[str], Any]:
-    """Parse a flag's text with the option's own rule (a number first, for numeric options)."""
-    rule = option_doc(f).rule
-    numeric = str(f.type).startswith("int")
+def _flag_value(setting: Setting) -> Callable[[str], Any]:
+    """Parse a flag's text with the setting's own rule (a number first, for numeric ones; one
+    item of the list for a repeated flag)."""
+    rule = setting.rule
+    numeric = "int" in str(setting.type)
 
     def parse(text: str) -> Any:
         value: Any = int(text) if numeric and text.lstrip("-").isdigit() else text
         try:
-            return rule.convert(value)
+            return rule.convert([value])[0] if setting.kind == "list" else rule.convert(value)
         except Rejected:
             raise argparse.ArgumentTypeError(f"{text!r} is not {rule.expected}") from None
 
     return parse
 
 
-def add_manager_flags(parser: argparse.ArgumentParser) -> None:
-    """A flag for each user option of the session manager: ``max_sessions`` is ``--max-sessions N``,
-    a boolean ``--name/--no-name``."""
-    for f in user_options():
-        doc = option_doc(f)
-        flag = "--" + f.name.replace("_", "-")
-        if str(f.type) == "bool":
+def add_manager_flags(parser: argparse.ArgumentParser, *, commands_defaults: bool = True) -> None:
+    """A flag for each setting of the session manager: ``max_sessions`` is ``--max-sessions N``,
+    a boolean ``--name/--no-name``, a list a repeated ``--name ITEM``. ``commands_defaults``:
+    the defaults of ``serve`` and ``agent`` (a sandbox), else the library's."""
+    for s in settings():
+        default = s.default if commands_defaults else _library_default(s)
+        if s.kind == "bool":
             parser.add_argument(
-                flag,
+                s.flag,
+                dest=s.name,
                 action=argparse.BooleanOptionalAction,
-                default=f.default,
-                help=f"{doc.help} (default: {'yes' if f.default else 'no'})",
+                default=default,
+                help=f"{s.help} (default: {'yes' if default else 'no'})",
+            )
+        elif s.kind == "list":
+            parser.add_argument(
+                s.flag, dest=s.name, action="append", type=_flag_value(s), default=None, help=s.help
             )
         else:
-            shown = "" if f.default is None else f" (default {f.default})"
-            parser.add_argument(flag, type=_flag_value(f), default=f.default, help=doc.help + shown)
+            shown = "" if default is None else f" (default {default})"
+            parser.add_argument(
+                s.flag, dest=s.name, type=_flag_value(s), default=default, help=s.help + shown
+            )
+
+
+def _library_default(setting: Setting) -> Any:
+    field = next(f for f in dataclasses.fields(ManagerOptions) if f.name == setting.option)
+    return field.default if setting.attribute is None else getattr(field.default, setting.attribute)
 
 
 def manager_options(args: argparse.Namespace) -> ManagerOptions:
     """The session manager's options from the flags :func:`add_manager_flags` added."""
-    return ManagerOptions(**{f.name: getattr(args, f.name) for f in user_options()})
+    values = {s.name: getattr(args, s.name) for s in settings()}
+    for s in settings():
+        if s.kind == "list":
+            values[s.name] = tuple(values[s.name] or ())
+    return options_from(values)

@@ -138,7 +138,7 @@ def _add_call(sub: Subcommands) -> None:
     p.add_argument(
         "calls", nargs="+", metavar="NAME ARGUMENTS", help="tool name, then its arguments as a JSON object"
     )
-    add_manager_flags(p)
+    add_manager_flags(p, commands_defaults=False)
 
 
 def _add_agent(sub: Subcommands) -> None:

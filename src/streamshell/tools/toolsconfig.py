@@ -8,6 +8,9 @@ the Responses API's built-in ``local_shell`` for the model families trained on i
 longer swaps in the approval variant. This module ports that choice and the definitions it
 chooses between, with Codex 0.29.0's exact texts (the only tools of its list that are
 shell tools: streamshell has no plan, patch or image tools).
+
+The sandbox policy described to the model is the one sessions are run under
+(:class:`~streamshell._engine.sandbox.SandboxPolicy`, ``ManagerOptions.policy``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,18 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from .._engine.sandbox import SandboxMode, SandboxPolicy
 from .formats import responses_api_tools, responses_function
+
+__all__ = [
+    "AskForApproval",
+    "SandboxMode",
+    "SandboxPolicy",
+    "ShellToolType",
+    "ToolsConfig",
+    "shell_tool",
+    "shell_tool_for_sandbox",
+]
 from .registry import SHELL
 from .schema import JsonObject
 
@@ -27,26 +41,6 @@ class AskForApproval(enum.StrEnum):
     ON_FAILURE = "on-failure"
     ON_REQUEST = "on-request"
     NEVER = "never"
-
-
-class SandboxMode(enum.StrEnum):
-    """How Codex confines commands (its ``sandbox_mode``)."""
-
-    READ_ONLY = "read-only"
-    WORKSPACE_WRITE = "workspace-write"
-    DANGER_FULL_ACCESS = "danger-full-access"
-
-
-@dataclass(frozen=True)
-class SandboxPolicy:
-    """The sandbox the approval variant's description tells the model about.
-
-    ``network_access`` matters under workspace-write only. streamshell itself runs
-    commands unconfined: this only shapes what the model is told.
-    """
-
-    mode: SandboxMode = SandboxMode.DANGER_FULL_ACCESS
-    network_access: bool = False
 
 
 class ShellToolType(enum.Enum):

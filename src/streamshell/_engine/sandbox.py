@@ -1,0 +1,236 @@
+"""The sandbox policy, named as Codex names it, and the bubblewrap command line that enforces it.
+
+A :class:`SandboxPolicy` says what a session's processes may do: ``danger-full-access`` (no
+sandbox), ``read-only`` (nothing writable but a private ``/tmp``) or ``workspace-write`` (the
+workspace and the writable roots too), and whether they reach the network. The same object
+shapes what the model is told (``ToolsConfig``) and what is enforced (:class:`Sandbox`).
+
+On Linux a sandboxed session runs under bubblewrap (``bwrap``, as Codex's Linux sandbox does):
+
+- ``--ro-bind / /``: the whole filesystem read-only (submounts included);
+- ``--dev /dev`` with ``/dev/pts`` bound back: the PTY stays the controlling terminal;
+- ``--proc /proc`` in a new PID namespace (``--unshare-pid``): the session sees only its own
+  processes, ``/proc/$PPID/environ`` is not the server's, and when the session's process
+  exits the namespace's init dies and the kernel kills everything left in it (``setsid``
+  and daemons included); ``--die-with-parent`` kills it if the server dies;
+- ``--tmpfs /tmp``: a private, empty ``/tmp``; the workspace and writable roots are bound
+  *after* it, so those under ``/tmp`` stay visible;
+- each writable root bound read-write, then its ``.git`` (directory or ``gitdir:`` pointer
+  file), the git directory a pointer names and that one's common directory bound read-only
+  again: a hook or ``core.hooksPath`` planted there would run *outside* the sandbox at the
+  user's next ``git commit``. (Codex protects ``.git``, the pointer's target and ``.codex``;
+  the common directory, where a worktree's hooks and config actually live, is the addition.)
+- ``--unshare-net`` when network is off: only a loopback of its own.
+
+bwrap does not forward SIGINT, and it sits in the terminal's foreground process group with
+the command, so Ctrl-C would kill bwrap itself. On a terminal the command therefore runs as
+a job of ``bash -c 'set -m; "$@"; exit $?'`` (:data:`JOB_WRAPPER`): in its own process group, which job control
+makes the terminal's foreground group. Ctrl-C reaches only the program (exit 130 through
+bash, as without the sandbox); bash's attempt to give the terminal back to bwrap's group,
+which does not exist in the namespace, fails silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import functools
+import logging
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class SandboxMode(enum.StrEnum):
+    """How commands are confined (Codex's ``sandbox_mode``)."""
+
+    READ_ONLY = "read-only"
+    WORKSPACE_WRITE = "workspace-write"
+    DANGER_FULL_ACCESS = "danger-full-access"
+
+
+MODES = tuple(m.value for m in SandboxMode)
+
+
+def sandbox_mode(value: object) -> SandboxMode:
+    """``value`` as a mode; a ``ValueError`` listing the three otherwise."""
+    try:
+        return SandboxMode(str(value)) if isinstance(value, str) else SandboxMode(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise ValueError(
+            f"sandbox = {value!r} is not a sandbox mode: use one of {', '.join(MODES)}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    """A sandbox mode and what it allows.
+
+    ``network_access`` and ``writable_roots`` matter only when sandboxed; writable roots only
+    under workspace-write (the workspace itself, the manager's ``cwd``, is always one there).
+    """
+
+    mode: SandboxMode = SandboxMode.DANGER_FULL_ACCESS
+    network_access: bool = False
+    writable_roots: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", sandbox_mode(self.mode))
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.mode is not SandboxMode.DANGER_FULL_ACCESS
+
+    def describe(self, workspace: str) -> str:
+        """One line for people: what sessions may write and reach."""
+        if not self.sandboxed:
+            return "sandbox: danger-full-access (no sandbox: commands run with this process's rights)"
+        if self.mode is SandboxMode.WORKSPACE_WRITE:
+            roots = ", ".join([workspace, *self.writable_roots, "a private /tmp"])
+            writes = f"writable: {roots} (.git inside them read-only)"
+        else:
+            writes = "writable: only a private /tmp"
+        network = "network on" if self.network_access else "network off"
+        return f"sandbox: {self.mode.value}; {writes}; {network}"
+
+
+class SandboxUnavailable(Exception):
+    """The sandbox cannot be set up on this machine; ``str()`` says what to install or enable."""
+
+
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) "
+    "or choose sandbox danger-full-access"
+)
+
+JOB_WRAPPER = ("/bin/bash", "-c", 'exec 3>&2 2>/dev/null; set -m; "$@" 2>&3 3>&-; exit $?', "bash")
+"""Runs the command as a foreground job of its terminal inside the sandbox (see the module); the
+job keeps stderr, while bash's own job notices ("Killed") go nowhere, as they would without it."""
+
+
+def _git_directories(root: Path) -> list[Path]:
+    """What must stay read-only under ``root``: ``.git`` (a directory, or a ``gitdir:`` pointer
+    file), the git directory a pointer names, and the common directory that one names."""
+    dot_git = root / ".git"
+    found = [dot_git] if dot_git.exists() or dot_git.is_symlink() else []
+    git_dir = dot_git
+    if dot_git.is_file():
+        try:
+            text = dot_git.read_text(errors="replace").strip()
+        except OSError:
+            text = ""
+        if text.startswith("gitdir:"):
+            git_dir = (root / text[len("gitdir:") :].strip()).resolve()
+            found.append(git_dir)
+    common = git_dir / "commondir"
+    if common.is_file():
+        with contextlib.suppress(OSError):
+            found.append((git_dir / common.read_text(errors="replace").strip()).resolve())
+    return found
+
+
+def _inside(path: Path, roots: Iterable[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+@functools.cache
+def _bwrap() -> str | None:
+    return shutil.which("bwrap")
+
+
+class Sandbox:
+    """A policy made ready for one workspace: the bwrap command line every session gets.
+
+    Made at manager start: :class:`SandboxUnavailable` when the policy cannot be enforced here
+    (no bubblewrap, no namespaces, not Linux), never a silent fall back to full access.
+    """
+
+    def __init__(self, policy: SandboxPolicy, workspace: str | None) -> None:
+        self.policy = policy
+        self.workspace = workspace
+        self._prefix: tuple[str, ...] = ()
+        self._writable: tuple[Path, ...] = ()
+        if policy.sandboxed:
+            self._prefix = self._prepare()
+
+    def __repr__(self) -> str:
+        policy = self.policy
+        return f"<Sandbox {policy.mode.value} network={policy.network_access} writable={self._writable}>"
+
+    def _prepare(self) -> tuple[str, ...]:
+        if not sys.platform.startswith("linux"):
+            raise SandboxUnavailable(
+                f"sandbox {self.policy.mode.value} is not supported on this platform ({sys.platform}): "
+                "only Linux (bubblewrap) is; choose sandbox danger-full-access"
+            )
+        bwrap = _bwrap()
+        if bwrap is None:
+            raise SandboxUnavailable(
+                f"sandbox {self.policy.mode.value} needs bubblewrap (bwrap): {INSTALL_HINT}"
+            )
+        roots: list[Path] = []
+        if self.policy.mode is SandboxMode.WORKSPACE_WRITE:
+            if self.workspace is None:
+                raise SandboxUnavailable("sandbox workspace-write needs a workspace: give cwd")
+            for given in (self.workspace, *self.policy.writable_roots):
+                path = Path(given).resolve()
+                if not path.is_dir():
+                    raise SandboxUnavailable(f"writable root {given} is not an existing directory")
+                roots.append(path)
+        self._writable = tuple(roots)
+        prefix = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--dev-bind", "/dev/pts", "/dev/pts"]
+        prefix += ["--proc", "/proc", "--tmpfs", "/tmp"]
+        for root in roots:
+            prefix += ["--bind", str(root), str(root)]
+        for root in roots:
+            for protected in _git_directories(root):
+                if _inside(protected, roots):
+                    prefix += ["--ro-bind", str(protected), str(protected)]
+        prefix += ["--unshare-pid", "--die-with-parent"]
+        if not self.policy.network_access:
+            prefix += ["--unshare-net"]
+        self._check(prefix)
+        return tuple(prefix)
+
+    @staticmethod
+    def _check(prefix: Sequence[str]) -> None:
+        """Run ``true`` under the policy once: namespaces that are not allowed here (user
+        namespaces off, a container without them) fail now, with bwrap's own reason."""
+        try:
+            done = subprocess.run(
+                [*prefix, "--", "true"],
+                capture_output=True,
+                timeout=30,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise SandboxUnavailable(f"bubblewrap cannot run here: {e}") from None
+        if done.returncode != 0:
+            reason = done.stderr.decode(errors="replace").strip() or f"exit code {done.returncode}"
+            raise SandboxUnavailable(
+                f"bubblewrap cannot set up the sandbox here: {reason} (it needs user namespaces, or root: "
+                "enable kernel.unprivileged_userns_clone / user.max_user_namespaces, or run as root)"
+            )
+
+    def visible(self, cwd: str) -> list[str]:
+        """Bind a working directory the private ``/tmp`` would hide, read-only (it is the
+        session's own choice; writable roots under ``/tmp`` are bound already)."""
+        path = Path(cwd)
+        hidden = path == Path("/tmp") or Path("/tmp") in path.parents
+        if hidden and not _inside(path.resolve(), self._writable):
+            return ["--ro-bind", cwd, cwd]
+        return []
+
+    def wrap(self, argv: Sequence[str], cwd: str, tty: bool) -> list[str]:
+        """The command line that runs ``argv`` in ``cwd`` under the policy (``argv`` itself when
+        there is no sandbox). ``argv[0]`` must be a path (it is looked up before wrapping)."""
+        if not self._prefix:
+            return list(argv)
+        job = list(JOB_WRAPPER) if tty else []
+        return [*self._prefix, *self.visible(cwd), "--chdir", cwd, "--", *job, *argv]
