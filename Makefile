@@ -16,8 +16,22 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/streamshell serve --http $(ARGS)
 
-test: lint $(STAMP)
+test: lint $(STAMP) bubblewrap
 	$(BIN)/python -m pytest $(ARGS)
+
+# The sandbox tests need bubblewrap (bwrap). Installed here when missing and this is root with
+# apt-get (under a lock: several runs may start at once); otherwise stop and say what to do.
+.PHONY: bubblewrap
+bubblewrap:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing bubblewrap (apt-get install bubblewrap)"; \
+	    flock /var/lock/streamshell-apt.lock sh -c 'command -v bwrap >/dev/null || \
+	      { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null || \
+	        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }; }'; \
+	  fi; \
+	  command -v bwrap >/dev/null || { echo "the sandbox tests need bubblewrap (bwrap): install it as root (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) and run make test again" >&2; exit 1; }; \
+	}
 
 .PHONY: bench
 bench: $(STAMP)

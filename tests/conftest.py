@@ -20,10 +20,15 @@ from helpers import MARK, marked_processes
 from isolated_home import isolate_home
 from ray_cluster import LocalCluster, start_test_cluster
 from streamshell import SessionManager
+from streamshell._engine import manager as manager_module
 from streamshell._engine import spawn
+from streamshell._engine.options import ManagerOptions
 
 SPAWN_PATHS = ("posix_spawn", "popen")
 """How sessions can be started: libc's posix_spawn (Linux), or subprocess (macOS's only path)."""
+
+SANDBOXES = ("danger-full-access", "workspace-write")
+"""The sandboxes the core suite runs under: the library's default, and the commands' default."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,14 +37,28 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "spawn_paths(*paths): run the test once per spawn path (default: every one of SPAWN_PATHS)",
     )
+    config.addinivalue_line(
+        "markers",
+        "sandboxes(*modes): run the test once per sandbox mode of its managers (default: SANDBOXES)",
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests marked ``spawn_paths`` run through each spawn path, so the subprocess path (the only
     one on macOS) is exercised on Linux too."""
     marker = metafunc.definition.get_closest_marker("spawn_paths")
-    if marker is not None:
-        metafunc.parametrize("spawn_path", marker.args or SPAWN_PATHS, indirect=True)
+    sandboxes = metafunc.definition.get_closest_marker("sandboxes")
+    paths = (marker.args or SPAWN_PATHS) if marker is not None else None
+    if sandboxes is None:
+        if paths is not None:
+            metafunc.parametrize("spawn_path", paths, indirect=True)
+        return
+    # Each spawn path unsandboxed, and the sandboxed runs on the first one (the sandbox does not
+    # depend on how bwrap itself is started).
+    modes = sandboxes.args or SANDBOXES
+    pairs = [(path, modes[0]) for path in paths or SPAWN_PATHS[:1]]
+    pairs += [((paths or SPAWN_PATHS)[0], mode) for mode in modes[1:]]
+    metafunc.parametrize(("spawn_path", "sandbox"), pairs, indirect=True)
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +68,25 @@ def spawn_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     if path == "popen":
         monkeypatch.setattr(spawn, "libc_spawner", lambda: None)
     return path
+
+
+@pytest.fixture(autouse=True)
+def sandbox(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """The sandbox the test's managers run in: under a sandbox, a manager made with keyword
+    arguments gets that mode (unless it names one), with the network on and the tests'
+    temporary directories writable."""
+    mode: str = getattr(request, "param", SANDBOXES[0])
+    if mode != SANDBOXES[0]:
+        roots = (str(tmp_path_factory.getbasetemp()), os.environ["HOME"])  # (isolate_home: in /tmp)
+
+        def sandboxed(**kwargs: object) -> ManagerOptions:
+            defaults: dict[str, object] = {"sandbox": mode, "network_access": True, "writable_roots": roots}
+            return ManagerOptions(**{**defaults, **kwargs})
+
+        monkeypatch.setattr(manager_module, "ManagerOptions", sandboxed)
+    return mode
 
 
 LEFTOVER_GRACE = 5.0

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +23,19 @@ import pytest
 from escapes import CLEANUPS, ENV_WIPED, ESCAPES, Escape, environment
 from helpers import INITIALIZE, MARK, marked_processes, wait_until
 from streamshell import ExecCommandParams, Exited, Ongoing, SessionManager, WriteStdinParams
+from streamshell._engine.options import settings
 
 SETUPS: dict[str, dict[str, Any]] = {
     "cgroup": {"containment": "cgroup"},
     "subreaper": {"containment": "subreaper"},
+    "workspace-write": {
+        "containment": "cgroup",
+        "sandbox": "workspace-write",
+        "writable_roots": (tempfile.gettempdir(),),
+    },
 }
-"""Manager options under which the whole table must hold. A sandbox mode adds its own here."""
+"""Manager options under which the whole table must hold (inside the sandbox too: the escapees
+report to the tests' temporary directory, a writable root there)."""
 
 LIBRARY_CLEANUPS = [c for c in CLEANUPS if c != "server-sigkill"]
 
@@ -55,8 +63,13 @@ async def survivors() -> list[tuple[int, str]]:
 
 
 def flags(options: dict[str, Any]) -> list[str]:
-    """A setup's manager options as ``streamshell serve`` flags."""
-    return [arg for name, value in options.items() for arg in (f"--{name.replace('_', '-')}", str(value))]
+    """A setup's manager options as ``streamshell serve`` flags (a list: its flag once per item)."""
+    by_option = {s.option: s.flag for s in settings()}
+    found = []
+    for name, value in options.items():
+        for item in value if isinstance(value, tuple) else (value,):
+            found += [by_option[name], str(item)]
+    return found
 
 
 async def started(manager: SessionManager, escape: Escape, ready: Path, then: str = "read _") -> int:
@@ -91,7 +104,7 @@ async def test_no_escapee_outlives_its_session(
     escape: Escape, cleanup: str, setup: str, tmp_path: Path
 ) -> None:
     async with SessionManager(**SETUPS[setup]) as manager:
-        assert manager.mechanism == setup
+        assert manager.mechanism == SETUPS[setup]["containment"]
         session_id = await started(manager, escape, tmp_path / "ready")
         await end(manager, session_id, cleanup)
         assert await survivors() == []
@@ -161,7 +174,7 @@ async def test_no_escapee_outlives_a_sigkilled_server(
     the cgroup mechanism the environment-wiping daemon too)."""
     server = RawServer(flags(SETUPS[setup]), tmp_path / "server.stderr")
     close_server.append(server)
-    techniques = (*ESCAPES, ENV_WIPED) if setup == "cgroup" else ESCAPES
+    techniques = (*ESCAPES, ENV_WIPED) if SETUPS[setup]["containment"] == "cgroup" else ESCAPES
     for escape in techniques:
         ready = tmp_path / escape.name
         ready.mkdir()

@@ -20,7 +20,7 @@ from streamshell import (
     handle_function_call,
 )
 
-pytestmark = pytest.mark.spawn_paths()
+pytestmark = [pytest.mark.spawn_paths(), pytest.mark.sandboxes()]
 
 
 async def test_login_shell_by_default_and_dash_c_otherwise(manager: SessionManager) -> None:

@@ -24,7 +24,7 @@ from streamshell import (
 )
 from streamshell._engine.input import MAX_PENDING_INPUT
 
-pytestmark = pytest.mark.spawn_paths()
+pytestmark = [pytest.mark.spawn_paths(), pytest.mark.sandboxes()]
 
 BIG_INPUT = ("x" * 99 + "\n") * 3000  # 300 KB of lines: far more than a PTY buffers
 

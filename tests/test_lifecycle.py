@@ -30,7 +30,7 @@ from streamshell import (
     handle_function_call,
 )
 
-pytestmark = pytest.mark.spawn_paths()
+pytestmark = [pytest.mark.spawn_paths(), pytest.mark.sandboxes()]
 
 
 async def test_write_stdin_returns_early_when_the_process_exits(manager: SessionManager) -> None:

@@ -20,7 +20,7 @@ from streamshell import (
 )
 from streamshell._engine.truncation import approx_token_count
 
-pytestmark = pytest.mark.spawn_paths()
+pytestmark = [pytest.mark.spawn_paths(), pytest.mark.sandboxes()]
 
 
 def seq_output(n: int) -> str:

@@ -89,7 +89,7 @@ def _current_directory() -> str | None:
         return None
 
 
-def _confinement(options: ManagerOptions, workspace: str | None) -> tuple[Sandbox, Limiter]:
+def confinement(options: ManagerOptions, workspace: str | None) -> tuple[Sandbox, Limiter]:
     """The sandbox and the limits ``options`` ask for, ready for use; a ``ValueError`` that says
     what to install or enable when either cannot be enforced here."""
     try:
@@ -151,7 +151,7 @@ class SessionManager:
         self._killing: set[int] = set()
         """Sessions that kill_session is killing: their exit is its result's to report."""
         self._cleanups: set[asyncio.Task[None]] = set()
-        self._sandbox, self._limiter = _confinement(opts, self._cwd)
+        self._sandbox, self._limiter = confinement(opts, self._cwd)
         self._limit_cells: dict[int, LimitCell] = {}
         self._limit_notes: dict[int, tuple[str, ...]] = {}
         """Limits a retired session ran into, until its result reports them."""

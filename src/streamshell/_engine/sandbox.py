@@ -108,9 +108,11 @@ INSTALL_HINT = (
     "or choose sandbox danger-full-access"
 )
 
-JOB_WRAPPER = ("/bin/bash", "-c", 'exec 3>&2 2>/dev/null; set -m; "$@" 2>&3 3>&-; exit $?', "bash")
-"""Runs the command as a foreground job of its terminal inside the sandbox (see the module); the
-job keeps stderr, while bash's own job notices ("Killed") go nowhere, as they would without it."""
+JOB_WRAPPER = ("/bin/bash", "-c", 'set -m; exec 3>&2 2</dev/tty; "$@" 2>&3 3>&-; exit $?', "bash")
+"""Runs the command as a foreground job of its terminal inside the sandbox (see the module). The
+job keeps its stderr (fd 3); bash's own stderr becomes the terminal opened *read-only*: job
+control still works on it (bash hands the terminal over through fd 2), while bash's own job
+notices ("Killed") fail to be written, as they would not be printed without the wrapper."""
 
 
 def _git_directories(root: Path) -> list[Path]:

@@ -198,8 +198,10 @@ async def run_agent(task: str, config: Config, display: Display) -> bool:
     propagates. Raises :class:`~streamshell.config.ConfigError` for an unreadable
     instructions file.
     """
-    tools_config = ToolsConfig.new(use_exec_command_tool=config.experimental_use_exec_command_tool)
     options = config.manager_options()
+    tools_config = ToolsConfig.new(
+        sandbox_policy=options.policy, use_exec_command_tool=config.experimental_use_exec_command_tool
+    )
     tools = tools_config.openai_tools()
     if tools_config.shell_type is ShellToolType.STREAMABLE_SHELL:  # the profile's definitions of the pair
         tools = responses_api_tools(profile=options.profile)

@@ -215,6 +215,7 @@ def serve(args: argparse.Namespace) -> int:
         # The reference's schema comes with the reference's texts: no header line it never had
         # (clients still get each exit as an MCP notification).
         options = dataclasses.replace(options, exit_notices=False)
+    say_policy(options)
     factory = _backend_factory(args.ray, options)
     if factory is None:
         return EXIT_RUNTIME
@@ -250,6 +251,14 @@ def serve(args: argparse.Namespace) -> int:
     )
     anyio.run(serving)  # uvicorn stops on SIGINT/SIGTERM itself
     return EXIT_OK
+
+
+def say_policy(options: ManagerOptions) -> None:
+    """Print, at start, what sessions may do: the sandbox and the limits."""
+    print(
+        f"streamshell: {options.policy.describe(options.workspace())}; {options.limits.describe()}",
+        file=sys.stderr,
+    )
 
 
 def _working_directory() -> str | None:
@@ -290,12 +299,23 @@ def _check_containment(options: ManagerOptions) -> None:
         raise UsageError(f"--containment {options.containment} cannot be used here: {e}") from None
 
 
+def _check_confinement(options: ManagerOptions) -> None:
+    """The sandbox and the limits must be enforceable here: say so at start, not at the first call."""
+    from .._engine.manager import confinement
+
+    try:
+        confinement(options, options.workspace())[1].close()
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
 def _backend_factory(ray_address: str | None, options: ManagerOptions) -> Callable[[], SessionBackend] | None:
     """What makes the server's session manager: a local one, or one on the Ray cluster at
     ``ray_address`` (connected now, so a bad address fails before serving); None after saying
     why it cannot be made. Options a cluster cannot serve are a :class:`UsageError`."""
     if ray_address is None:
         _check_containment(options)
+        _check_confinement(options)
         return _LocalManagers(options)
     try:
         from ..cluster.manager import RaySessionManager, connect, unsupported
