@@ -24,6 +24,7 @@ from . import (
     prompt_start,
     raw_engine,
     repl,
+    sandbox,
     spawn,
     throughput,
 )
@@ -34,6 +35,7 @@ from .sizes import FULL, QUICK, TOY, Sizes
 METRICS: tuple[tuple[str, Callable[[Sizes], Awaitable[list[Row]]]], ...] = (
     ("spawn", spawn.rows),
     ("containment", containment.rows),
+    ("sandbox", sandbox.rows),
     ("throughput", throughput.rows),
     ("memory", memory.rows),
     ("concurrency", concurrency.rows),

@@ -24,8 +24,8 @@ On Linux a sandboxed session runs under bubblewrap (``bwrap``, as Codex's Linux 
 
 bwrap does not forward SIGINT, and it sits in the terminal's foreground process group with
 the command, so Ctrl-C would kill bwrap itself. On a terminal the command therefore runs as
-a job of ``bash -c 'set -m; "$@"; exit $?'`` (:data:`JOB_WRAPPER`): in its own process group, which job control
-makes the terminal's foreground group. Ctrl-C reaches only the program (exit 130 through
+a job of ``bash -c 'set -m; "$@"; exit $?'`` (:data:`JOB_WRAPPER`): in its own process group,
+which job control makes the terminal's foreground group. Ctrl-C reaches only the program (exit 130 through
 bash, as without the sandbox); bash's attempt to give the terminal back to bwrap's group,
 which does not exist in the namespace, fails silently.
 """
@@ -163,6 +163,11 @@ class Sandbox:
     def __repr__(self) -> str:
         policy = self.policy
         return f"<Sandbox {policy.mode.value} network={policy.network_access} writable={self._writable}>"
+
+    @property
+    def prefix(self) -> tuple[str, ...]:
+        """The bwrap command line before a session's own part (empty: no sandbox)."""
+        return self._prefix
 
     def _prepare(self) -> tuple[str, ...]:
         if not sys.platform.startswith("linux"):
