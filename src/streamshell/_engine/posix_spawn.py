@@ -10,7 +10,7 @@ The child inherits nothing but fds 0-2: ``posix_spawn_file_actions_addclosefrom_
 program's pipes); without it each inheritable fd gets its own close action.
 
 Every call's result is checked: the ``posix_spawn*`` functions return an error number,
-``sigfillset``/``sigemptyset``/``posix_openpt``/``grantpt``/``unlockpt`` return -1 and set
+``sigfillset``/``sigemptyset``/``sigaddset``/``posix_openpt``/``grantpt``/``unlockpt`` return -1 and set
 ``errno``. A failed file action raises before anything is started, so a child never
 starts in the wrong directory or on the wrong terminal.
 
@@ -94,35 +94,42 @@ class PosixSpawn:
         libc.posix_spawnattr_setflags.argtypes = [ptr, ctypes.c_short]
         libc.ptsname_r.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
         libc.posix_spawn_file_actions_addclose.argtypes = [ptr, ctypes.c_int]
+        libc.sigaddset.argtypes = [ptr, ctypes.c_int]
         self._closefrom = getattr(libc, "posix_spawn_file_actions_addclosefrom_np", None)
         if self._closefrom is not None:
             self._closefrom.argtypes = [ptr, ctypes.c_int]
         self._libc = libc
-        self._attr = self._new_attributes()
+        self._attrs: dict[tuple[int, ...], ctypes.Array[ctypes.c_uint64]] = {}
+        self._attributes(())
         self._last_env: tuple[dict[str, str], ctypes.Array[ctypes.c_char_p]] | None = None
 
     def __repr__(self) -> str:
         closing = "closefrom" if self._closefrom is not None else "close actions"
         return f"<PosixSpawn libc {closing}>"
 
-    def _new_attributes(self) -> ctypes.Array[ctypes.c_uint64]:
-        """The spawn attributes, the same for every child: new session, every signal at its
-        default, none blocked.
+    def _attributes(self, blocked: tuple[int, ...]) -> ctypes.Array[ctypes.c_uint64]:
+        """The spawn attributes: new session, every signal at its default, ``blocked`` blocked
+        (none but for a sandbox's bwrap, see :mod:`.sandbox`).
 
         Resetting signals matters: a server started in the background by a shell
         has SIGINT ignored and Python ignores SIGPIPE; children would inherit
-        that, and Ctrl-C in a session would do nothing. Built once and shared:
+        that, and Ctrl-C in a session would do nothing. Built once per ``blocked`` and shared:
         ``posix_spawn`` only reads them.
         """
+        if blocked in self._attrs:
+            return self._attrs[blocked]
         libc = self._libc
         attr, sigdef, sigmask = SpawnAttr(), SigSet(), SigSet()
         _check_result(libc.posix_spawnattr_init(attr), "posix_spawnattr_init")
         _check_minus_one(libc.sigfillset(sigdef), "sigfillset")
         _check_minus_one(libc.sigemptyset(sigmask), "sigemptyset")
+        for sig in blocked:
+            _check_minus_one(libc.sigaddset(sigmask, sig), "sigaddset")
         _check_result(libc.posix_spawnattr_setsigdefault(attr, sigdef), "posix_spawnattr_setsigdefault")
         _check_result(libc.posix_spawnattr_setsigmask(attr, sigmask), "posix_spawnattr_setsigmask")
         flags = POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
         _check_result(libc.posix_spawnattr_setflags(attr, flags), "posix_spawnattr_setflags")
+        self._attrs[blocked] = attr
         return attr
 
     def _envp(self, env: dict[str, str]) -> ctypes.Array[ctypes.c_char_p]:
@@ -208,11 +215,13 @@ class PosixSpawn:
         opens: Sequence[tuple[int, str]],
         dups: Sequence[tuple[int, int]],
         open_files_limit: int | None = None,
+        blocked: tuple[int, ...] = (),
     ) -> int:
         """Start ``path`` in ``cwd`` with ``opens`` (fd, path) and ``dups`` (src, dst) as its fds
         0-2 and nothing else (see :meth:`_file_actions` for the order).
 
-        ``open_files_limit`` is the child's soft RLIMIT_NOFILE when this process raised its own
+        ``blocked``: signals blocked in the child. ``open_files_limit`` is the child's soft
+        RLIMIT_NOFILE when this process raised its own
         (see :func:`soft_open_files_limit`). Returns the child's pid; raises OSError when a file
         action cannot be recorded or the spawn fails (the child then never ran).
         """
@@ -226,7 +235,12 @@ class PosixSpawn:
             pid = ctypes.c_int()
             with soft_open_files_limit(open_files_limit):
                 result = libc.posix_spawn(
-                    ctypes.byref(pid), os.fsencode(path), actions, self._attr, c_argv, self._envp(env)
+                    ctypes.byref(pid),
+                    os.fsencode(path),
+                    actions,
+                    self._attributes(blocked),
+                    c_argv,
+                    self._envp(env),
                 )
         finally:
             libc.posix_spawn_file_actions_destroy(actions)

@@ -23,11 +23,15 @@ On Linux a sandboxed session runs under bubblewrap (``bwrap``, as Codex's Linux 
 - ``--unshare-net`` when network is off: only a loopback of its own.
 
 bwrap does not forward SIGINT, and it sits in the terminal's foreground process group with
-the command, so Ctrl-C would kill bwrap itself. On a terminal the command therefore runs as
-a job of ``bash -c 'set -m; "$@"; exit $?'`` (:data:`JOB_WRAPPER`): in its own process group,
-which job control makes the terminal's foreground group. Ctrl-C reaches only the program (exit 130 through
-bash, as without the sandbox); bash's attempt to give the terminal back to bwrap's group,
-which does not exist in the namespace, fails silently.
+the command, so Ctrl-C (and Ctrl-\\) would kill bwrap itself, and the namespace with it: a
+REPL could not catch its KeyboardInterrupt. bwrap is therefore started with SIGINT and SIGQUIT
+*blocked* (:data:`KEYBOARD_SIGNALS`: set by the spawn itself, so it costs nothing; a blocked
+signal stays pending, and bwrap and its namespace's init never unblock it), and the command
+runs under ``env --default-signal=INT,QUIT``, which unblocks them and sets them to their
+defaults. The process group stays the session's own, as without the sandbox: Ctrl-C reaches
+every process in it, and the command's exit code (130 for a SIGINT death) is what bwrap exits
+with. One exec of ``env``, no fork (a job-control wrapper, ``bash -c 'set -m; ...'``, cost a
+whole bash start per spawn).
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ import contextlib
 import enum
 import functools
 import logging
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
@@ -108,11 +114,9 @@ INSTALL_HINT = (
     "or choose sandbox danger-full-access"
 )
 
-JOB_WRAPPER = ("/bin/bash", "-c", 'set -m; exec 3>&2 2</dev/tty; "$@" 2>&3 3>&-; exit $?', "bash")
-"""Runs the command as a foreground job of its terminal inside the sandbox (see the module). The
-job keeps its stderr (fd 3); bash's own stderr becomes the terminal opened *read-only*: job
-control still works on it (bash hands the terminal over through fd 2), while bash's own job
-notices ("Killed") fail to be written, as they would not be printed without the wrapper."""
+KEYBOARD_SIGNALS = (signal.SIGINT, signal.SIGQUIT)
+"""Signals the terminal sends its foreground group from the keyboard: blocked for bwrap, at their
+defaults again for the command (see the module)."""
 
 
 def _git_directories(root: Path) -> list[Path]:
@@ -145,6 +149,11 @@ def _bwrap() -> str | None:
     return shutil.which("bwrap")
 
 
+@functools.cache
+def _env() -> str | None:
+    return shutil.which("env")
+
+
 class Sandbox:
     """A policy made ready for one workspace: the bwrap command line every session gets.
 
@@ -156,6 +165,7 @@ class Sandbox:
         self.policy = policy
         self.workspace = workspace
         self._prefix: tuple[str, ...] = ()
+        self._inner: tuple[str, ...] = ()
         self._writable: tuple[Path, ...] = ()
         if policy.sandboxed:
             self._prefix = self._prepare()
@@ -180,16 +190,26 @@ class Sandbox:
             raise SandboxUnavailable(
                 f"sandbox {self.policy.mode.value} needs bubblewrap (bwrap): {INSTALL_HINT}"
             )
+        env = _env()
+        if env is None:
+            raise SandboxUnavailable(f"sandbox {self.policy.mode.value} needs env (coreutils >= 8.31)")
+        names = ",".join(signal.Signals(s).name.removeprefix("SIG") for s in KEYBOARD_SIGNALS)
+        self._inner = (env, f"--default-signal={names}")
         roots: list[Path] = []
         if self.policy.mode is SandboxMode.WORKSPACE_WRITE:
-            if self.workspace is None:
-                raise SandboxUnavailable("sandbox workspace-write needs a workspace: give cwd")
-            for given in (self.workspace, *self.policy.writable_roots):
+            roots += self._workspace()
+            for given in self.policy.writable_roots:
                 path = Path(given).resolve()
                 if not path.is_dir():
                     raise SandboxUnavailable(f"writable root {given} is not an existing directory")
                 roots.append(path)
         self._writable = tuple(roots)
+        prefix = self._policy_arguments(bwrap, roots)
+        self._check([*prefix, "--", *self._inner, "true"])
+        return prefix
+
+    def _policy_arguments(self, bwrap: str, roots: Sequence[Path]) -> tuple[str, ...]:
+        """bwrap's command line for ``roots`` writable (and their ``.git`` read-only)."""
         prefix = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--dev-bind", "/dev/pts", "/dev/pts"]
         prefix += ["--proc", "/proc", "--tmpfs", "/tmp"]
         for root in roots:
@@ -201,16 +221,40 @@ class Sandbox:
         prefix += ["--unshare-pid", "--die-with-parent"]
         if not self.policy.network_access:
             prefix += ["--unshare-net"]
-        self._check(prefix)
         return tuple(prefix)
 
+    def _current_prefix(self) -> tuple[str, ...]:
+        """The prefix, without the writable roots deleted since the start (bwrap cannot bind a
+        missing directory: every session would fail, not only those that need it)."""
+        existing = [root for root in self._writable if os.path.isdir(root)]
+        if len(existing) == len(self._writable):
+            return self._prefix
+        log.warning(
+            "writable roots deleted since the start: %s",
+            [str(r) for r in self._writable if r not in existing],
+        )
+        self._writable = tuple(existing)
+        self._prefix = self._policy_arguments(self._prefix[0], existing)
+        return self._prefix
+
+    def _workspace(self) -> list[Path]:
+        """The workspace as a writable root; none when it has been deleted (``rm -rf $PWD`` under
+        a running server): a manager made then still starts, and only the calls that need the
+        workspace fail, as without the sandbox."""
+        path = Path(self.workspace).resolve() if self.workspace is not None else None
+        if path is None or not path.is_dir():
+            log.warning("the workspace %s does not exist: nothing of it is writable", self.workspace)
+            return []
+        return [path]
+
     @staticmethod
-    def _check(prefix: Sequence[str]) -> None:
+    def _check(command: Sequence[str]) -> None:
         """Run ``true`` under the policy once: namespaces that are not allowed here (user
-        namespaces off, a container without them) fail now, with bwrap's own reason."""
+        namespaces off, a container without them) fail now, with bwrap's own reason (an
+        ``env`` too old for ``--default-signal`` fails here too, saying so)."""
         try:
             done = subprocess.run(
-                [*prefix, "--", "true"],
+                command,
                 capture_output=True,
                 timeout=30,
                 check=False,
@@ -234,10 +278,15 @@ class Sandbox:
             return ["--ro-bind", cwd, cwd]
         return []
 
-    def wrap(self, argv: Sequence[str], cwd: str, tty: bool) -> list[str]:
+    def wrap(self, argv: Sequence[str], cwd: str) -> list[str]:
         """The command line that runs ``argv`` in ``cwd`` under the policy (``argv`` itself when
-        there is no sandbox). ``argv[0]`` must be a path (it is looked up before wrapping)."""
+        there is no sandbox). ``env`` finds ``argv[0]`` in the session's ``PATH``, as the spawn
+        itself would."""
         if not self._prefix:
             return list(argv)
-        job = list(JOB_WRAPPER) if tty else []
-        return [*self._prefix, *self.visible(cwd), "--chdir", cwd, "--", *job, *argv]
+        return [*self._current_prefix(), *self.visible(cwd), "--chdir", cwd, "--", *self._inner, *argv]
+
+    @property
+    def blocked_signals(self) -> tuple[int, ...]:
+        """Signals blocked in the process that runs :meth:`wrap`'s command line (see the module)."""
+        return KEYBOARD_SIGNALS if self._prefix else ()

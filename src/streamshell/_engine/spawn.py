@@ -67,17 +67,25 @@ class Launch:
     prefix: Sequence[str] = ()
 
     @property
+    def blocked_signals(self) -> tuple[int, ...]:
+        """Signals blocked in the child (the sandbox's: its command unblocks them)."""
+        return self.sandbox.blocked_signals if self.sandbox is not None else ()
+
+    @property
     def wrapped(self) -> bool:
         """Whether something runs before the program (then its failures are not the spawn's)."""
         return bool(self.prefix) or (self.sandbox is not None and self.sandbox.policy.sandboxed)
 
 
-def _command(path: str, launch: Launch, tty: bool) -> list[str]:
-    """The argv that runs ``launch``'s program (at ``path``): its rlimits' prefix, then its sandbox."""
-    argv = [path, *launch.argv[1:]]
-    if launch.sandbox is not None:
-        argv = launch.sandbox.wrap(argv, launch.cwd, tty)
-    return [*launch.prefix, *argv]
+def _command(path: str, launch: Launch) -> tuple[str, Sequence[str]]:
+    """What runs ``launch``'s program (found at ``path``), and its argv: the program itself, its
+    ``argv[0]`` as given; or the rlimits' prefix and the sandbox, whose last ``exec`` finds it
+    by that name in the same ``PATH`` (so ``$0`` is what it would be without them)."""
+    if not launch.wrapped:
+        return path, launch.argv
+    argv = launch.sandbox.wrap(launch.argv, launch.cwd) if launch.sandbox is not None else list(launch.argv)
+    argv = [*launch.prefix, *argv]
+    return argv[0], argv
 
 
 @dataclass
@@ -160,16 +168,16 @@ def _setpriv() -> str | None:
     return shutil.which("setpriv")
 
 
-def _with_death_signal(argv: Sequence[str], launch: Launch) -> tuple[str, Sequence[str]]:
-    """What ``posix_spawn`` runs: ``argv``, or, for a parent-death signal (which only
+def _with_death_signal(run: str, argv: Sequence[str], launch: Launch) -> tuple[str, Sequence[str]]:
+    """What ``posix_spawn`` runs: ``run`` with ``argv``, or, for a parent-death signal (which only
     code in the child can ask for, and ``posix_spawn`` runs none), ``setpriv --pdeathsig KILL``
     exec'ing it. The signal survives that exec and the program's (not a setuid one's)."""
     if not launch.parent_death_signal:
-        return argv[0], argv
+        return run, argv
     setpriv = _setpriv()
     if setpriv is None:
         raise LaunchError("a parent-death signal needs setpriv (util-linux), which is not installed")
-    return setpriv, [setpriv, "--pdeathsig", "KILL", "--", *argv]
+    return setpriv, [setpriv, "--pdeathsig", "KILL", "--", run, *argv[1:]]
 
 
 def _program(launch: Launch) -> str:
@@ -215,7 +223,7 @@ def libc_spawner() -> PosixSpawn | None:
 
 
 def _popen(
-    argv: Sequence[str], launch: Launch, stdin: int, stdout: int, ctty: bool
+    run: str, argv: Sequence[str], launch: Launch, stdin: int, stdout: int, ctty: bool
 ) -> subprocess.Popen[bytes]:
     """The portable path: ``subprocess`` with a new session (and a controlling terminal for PTYs);
     it closes every other fd itself (``close_fds``)."""
@@ -223,7 +231,11 @@ def _popen(
     parent = os.getpid()
     prctl = ctypes.CDLL(None).prctl if launch.parent_death_signal else None
 
+    blocked = launch.blocked_signals
+
     def prepare_child() -> None:  # pragma: no cover - runs in the forked child
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
         if ctty:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         if limit is not None:
@@ -235,7 +247,7 @@ def _popen(
 
     return subprocess.Popen(
         list(argv),
-        executable=argv[0],
+        executable=run,
         stdin=stdin,
         stdout=stdout,
         stderr=stdout,
@@ -243,7 +255,7 @@ def _popen(
         env=launch.env,
         start_new_session=True,
         close_fds=True,
-        preexec_fn=prepare_child if ctty or limit is not None or prctl is not None else None,
+        preexec_fn=prepare_child if ctty or blocked or limit is not None or prctl is not None else None,
     )
 
 
@@ -265,9 +277,9 @@ def spawn_pty(launch: Launch, cell: Cell, rows: int = ROWS, cols: int = COLS) ->
     process opens it and passes the fd, and closes its copy once the child has it.
     """
     path = _program(launch)
-    command = _command(path, launch, tty=True)
+    command = _command(path, launch)
     spawner = libc_spawner()
-    run, argv = _with_death_signal(command, launch) if spawner is not None else (command[0], command)
+    run, argv = _with_death_signal(*command, launch) if spawner is not None else command
     try:
         master, slave = spawner.open_pty() if spawner is not None else os.openpty()
     except OSError as e:
@@ -287,10 +299,11 @@ def spawn_pty(launch: Launch, cell: Cell, rows: int = ROWS, cols: int = COLS) ->
                     terminal,
                     [(0, 1), (0, 2)],
                     launch.open_files_limit,
+                    launch.blocked_signals,
                 )
             else:
                 assert isinstance(slave, int)
-                popen = _popen(command, launch, slave, slave, ctty=True)
+                popen = _popen(*command, launch, slave, slave, ctty=True)
                 pid = popen.pid
     except OSError as e:
         os.close(master)
@@ -325,18 +338,27 @@ def spawn_pipes(launch: Launch, cell: Cell) -> Spawned:
     """Start ``launch`` in ``cell`` with stdin on one pipe and stdout+stderr on another (no
     terminal)."""
     path = _program(launch)
-    command = _command(path, launch, tty=False)
+    command = _command(path, launch)
     spawner = libc_spawner()
-    run, argv = _with_death_signal(command, launch) if spawner is not None else (command[0], command)
+    run, argv = _with_death_signal(*command, launch) if spawner is not None else command
     in_read, in_write, out_read, out_write = _pipes()
     try:
         with cell.entered():
             if spawner is not None:
                 dups = [(in_read, 0), (out_write, 1), (out_write, 2)]
-                pid = spawner(run, argv, launch.env, launch.cwd, [], dups, launch.open_files_limit)
+                pid = spawner(
+                    run,
+                    argv,
+                    launch.env,
+                    launch.cwd,
+                    [],
+                    dups,
+                    launch.open_files_limit,
+                    launch.blocked_signals,
+                )
                 popen = None
             else:
-                popen = _popen(command, launch, in_read, out_write, ctty=False)
+                popen = _popen(*command, launch, in_read, out_write, ctty=False)
                 pid = popen.pid
     except OSError as e:
         os.close(in_write)
