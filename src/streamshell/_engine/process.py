@@ -166,10 +166,21 @@ class ChildProcess:
             else:
                 os.waitpid(self.pid, 0)
 
+    def _reap_adopted(self) -> None:
+        """Reap exited children of ours left in the group once the leader is reaped: a
+        subreaper adopts the group's orphans (a sandbox's bwrap, whose parent exited first), and
+        an unreaped zombie would keep the group alive for ever."""
+        if not self._reaped:
+            return
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-self.pid, os.WNOHANG)[0] > 0:
+                pass
+
     def finished(self) -> bool:
-        """Reap the leader if it exited; whether the leader has exited and neither its group nor
-        its cell holds anything."""
+        """Reap the leader if it exited (and adopted zombies of its group); whether the leader has
+        exited and neither its group nor its cell holds anything."""
         self.reap()
+        self._reap_adopted()
         return self.exited and not self.group_alive() and not self.cell.occupied()
 
     async def _gone_within(self, timeout: float, sig: int | None = None) -> bool:
