@@ -17,6 +17,12 @@ MARK = "STREAMSHELL_TEST_RUN"
 """Every test runs with a unique value of this variable, which its children inherit."""
 
 
+UNSANDBOXED = ("--sandbox", "danger-full-access")
+"""``serve`` flags for tests that look at the server's process tree from inside a session (``$$``,
+``$PPID``, ``/proc/$PPID``): those are the host's only without the sandbox's PID namespace
+(``serve`` defaults to workspace-write). The sandboxed server's cleanup is the escape table's."""
+
+
 def process_state(pid: int) -> str | None:
     """The one-letter state of a process ('Z' for a zombie), or None when it is gone."""
     try:
@@ -71,13 +77,19 @@ def body(text: str) -> str:
 
 
 def running_command(leader: int, name: str) -> bool:
-    """Whether ``name`` runs as ``leader`` itself (after an exec) or as one of its children."""
+    """Whether ``name`` runs as ``leader`` itself (after an exec) or under it (its children; in a
+    sandbox, under bwrap and the namespace's init)."""
     pids = [leader]
-    try:
-        with open(f"/proc/{leader}/task/{leader}/children") as f:
-            pids += [int(p) for p in f.read().split()]
-    except OSError:
-        return False
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == name:
+                    return True
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                pids += [int(p) for p in f.read().split()]
+        except OSError:
+            continue
+    return False
     for pid in pids:
         try:
             with open(f"/proc/{pid}/comm") as f:

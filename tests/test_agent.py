@@ -181,7 +181,7 @@ def test_json_events(tmp_path: Path) -> None:
     with fake_model(script, tmp_path / "log") as url:
         done = run_agent(url, tmp_path, "--json", "-c", "experimental_use_exec_command_tool=true")
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    assert done.stderr == ""  # the sandbox is told in the first event
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert [e["type"] for e in events[:2]] == ["task_started", "tool_call"]
     assert events[0] == {
@@ -189,6 +189,8 @@ def test_json_events(tmp_path: Path) -> None:
         "model": "gpt-5",
         "tools": ["exec_command", "write_stdin"],
         "cwd": str(tmp_path),
+        "confinement": f"sandbox: workspace-write; writable: {tmp_path}, a private /tmp (.git inside them "
+        "read-only); network on; limits: none",
     }
     deltas = [e["text"] for e in events if e["type"] == "tool_output_delta"]
     assert "".join(deltas) == "one\r\ntwo\r\n"

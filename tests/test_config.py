@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from streamshell._engine.options import option_doc
 from streamshell.agent.config import (
     ACCEPTED_KEYS,
     Config,
@@ -19,7 +20,9 @@ from streamshell.agent.config import (
 ACCEPTED = (
     "accepted keys: model, base_url, experimental_use_exec_command_tool, experimental_instructions_file, "
     "ray_address, max_sessions, keep_unread_output, max_yield_time_ms, cwd, return_on_input_wait, "
-    "exit_notices, profile, parent_death_signal, containment"
+    "exit_notices, profile, parent_death_signal, containment, sandbox_mode, "
+    "sandbox_workspace_write.writable_roots, sandbox_workspace_write.network_access, max_memory, "
+    "max_processes, max_cpu"
 )
 
 
@@ -33,7 +36,8 @@ def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_every_setting_is_a_key() -> None:
-    assert tuple(f.name for f in dataclasses.fields(Config)) == ACCEPTED_KEYS
+    """Each field is a key, under its own name or the one Codex gives it (``sandbox_mode``)."""
+    assert tuple(option_doc(f).key or f.name for f in dataclasses.fields(Config)) == ACCEPTED_KEYS
 
 
 def test_no_file_gives_the_defaults(config_home: Path) -> None:

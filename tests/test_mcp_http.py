@@ -23,7 +23,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from helpers import INITIALIZE, NOTICE, alive, body, call_tool, mcp_read_until, wait_until
+from helpers import INITIALIZE, NOTICE, UNSANDBOXED, alive, body, call_tool, mcp_read_until, wait_until
 
 TOKEN = "test-token-0123456789"
 
@@ -71,6 +71,13 @@ def stop(server: RunningServer, sig: int = signal.SIGTERM) -> str:
 @pytest.fixture
 def server() -> Iterator[RunningServer]:
     running = start_server()
+    yield running
+    stop(running)
+
+
+@pytest.fixture
+def unsandboxed_server() -> Iterator[RunningServer]:
+    running = start_server(*UNSANDBOXED)
     yield running
     stop(running)
 
@@ -151,9 +158,10 @@ def pid_of(text: str) -> int:
     return int(body(text).split()[0])
 
 
-async def test_each_client_has_its_own_sessions(server: RunningServer) -> None:
+async def test_each_client_has_its_own_sessions(unsandboxed_server: RunningServer) -> None:
     """Another client can neither see, type into nor kill a client's sessions, and its ids are
     its own; a client's sessions die when it closes its MCP session (issue 10, finding 7)."""
+    server = unsandboxed_server  # the pid `echo $$` prints is the one list_sessions gives
     cmd = {"cmd": "echo $$; exec cat", "login": False, "yield_time_ms": 500}
     async with connect(server) as first:
         async with connect(server) as second:
@@ -249,7 +257,7 @@ async def test_a_generated_token_is_printed_and_works() -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
 async def test_killing_the_server_kills_its_sessions(sig: int) -> None:
-    running = start_server()
+    running = start_server(*UNSANDBOXED)
     try:
         async with connect(running) as session:
             cmd = "trap '' HUP; sleep 600 & echo pids $$ $!; wait"
@@ -391,7 +399,7 @@ def test_connections_and_mcp_sessions_are_capped() -> None:
 
 def test_an_idle_client_is_ended_with_its_sessions() -> None:
     """An MCP session with no request for --idle-timeout seconds ends, and its sessions die."""
-    running = start_server("--idle-timeout", "1")
+    running = start_server("--idle-timeout", "1", *UNSANDBOXED)
     try:
         session = open_mcp_session(running.url)
         arguments = {"cmd": "echo $$; exec cat", "login": False, "yield_time_ms": 500}

@@ -18,6 +18,7 @@ import streamshell
 from helpers import (
     INITIALIZE,
     TOOL_CALLS,
+    UNSANDBOXED,
     alive,
     body,
     call_tool,
@@ -107,7 +108,7 @@ async def test_stopping_the_server_kills_every_session(how: str, tmp_path: Path)
     pids: list[int] = []
     with (tmp_path / "stderr").open("w") as errlog:
         async with (
-            stdio_client(server(), errlog=errlog) as (read, write),
+            stdio_client(server(*UNSANDBOXED), errlog=errlog) as (read, write),
             ClientSession(read, write) as session,
         ):
             await session.initialize()
@@ -195,8 +196,8 @@ import os, resource, sys
 resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 for fd in os.pipe():
     os.set_inheritable(fd, True)  # what a careless embedding program or client leaves open
-os.execv(sys.executable, [sys.executable, "-m", "streamshell", "serve"])
-"""
+os.execv(sys.executable, [sys.executable, "-m", "streamshell", "serve", *UNSANDBOXED])
+""".replace("UNSANDBOXED", repr(UNSANDBOXED))
 
 
 async def test_sessions_get_neither_the_servers_fds_nor_its_raised_limit(tmp_path: Path) -> None:
@@ -246,7 +247,7 @@ def as_nobody(python_args: list[str]) -> tuple[str, list[str], dict[str, str]]:
 async def test_sessions_cannot_read_the_servers_token() -> None:
     """The token is not in the sessions' environment, and the server's own /proc/PID/environ (where
     it stays) is unreadable to them: the server is non-dumpable (issue 10, finding 8)."""
-    command, args, env = as_nobody(["-m", "streamshell", "serve"])
+    command, args, env = as_nobody(["-m", "streamshell", "serve", *UNSANDBOXED])
     env["STREAMSHELL_TOKEN"] = "token-that-must-not-leak"
     params = StdioServerParameters(command=command, args=args, env=env, cwd="/")
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:

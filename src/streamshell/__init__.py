@@ -20,9 +20,9 @@ from . import _moved
 from ._version import __version__
 
 if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported on first use
-    from ._engine.limits import ResourceLimits
     from ._engine.manager import SessionManager
     from ._engine.options import ManagerOptions
+    from ._engine.resource_limits import ResourceLimits
     from ._engine.truncation import truncate_middle
     from .adapters import (
         agents_function_tools,
@@ -57,7 +57,7 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported 
 _PUBLIC = {
     "SessionManager": "._engine.manager",
     "ManagerOptions": "._engine.options",
-    "ResourceLimits": "._engine.limits",
+    "ResourceLimits": "._engine.resource_limits",
     "truncate_middle": "._engine.truncation",
     **dict.fromkeys(
         (

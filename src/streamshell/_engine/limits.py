@@ -1,8 +1,8 @@
-"""Resource limits per session: memory, processes, CPU time, and how each is enforced here.
+"""How the resource limits per session (memory, processes, CPU time) are enforced here.
 
-``ResourceLimits`` is what is asked for; a :class:`Limiter`, made at manager start, works out
-how each requested limit is enforced on this machine and refuses to start when one cannot be
-(never a silent "unlimited"):
+:class:`~.resource_limits.ResourceLimits` is what is asked for; a :class:`Limiter`, made at
+manager start, works out how each requested limit is enforced on this machine and refuses to
+start when one cannot be (never a silent "unlimited"):
 
 ``processes`` and ``memory_bytes``
     A cgroup per session where this process may make them: the ``pids`` and ``memory``
@@ -29,73 +29,19 @@ code (152: SIGXCPU).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
-import re
 import secrets
 import shutil
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .containment import CGROUP_PREFIX, _move, _remove_stale, _remove_tree, _write
 from .posix_spawn import SetupError
+from .resource_limits import ResourceLimits
 
 log = logging.getLogger(__name__)
-
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-_SIZE = re.compile(r"(\d+)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
-
-SIZE_EXPECTED = "a size in bytes >= 1, with an optional unit: 256M, 1G, 512MiB, 1048576"
-
-
-def parse_size(value: object) -> int:
-    """``value`` as a number of bytes: a whole number, or text like ``256M``, ``1GiB``;
-    ``ValueError`` otherwise."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
-    if isinstance(value, str):
-        match = _SIZE.fullmatch(value.strip())
-        if match and int(match[1]) >= 1:
-            return int(match[1]) * _UNITS[match[2].lower()]
-    raise ValueError(f"{value!r} is not {SIZE_EXPECTED}")
-
-
-def _positive(name: str, value: object) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"ResourceLimits.{name} = {value!r} is not a whole number >= 1 (or None: no limit)")
-
-
-@dataclass(frozen=True)
-class ResourceLimits:
-    """Limits for each session; None: no limit. ``memory_bytes`` accepts ``"256M"`` too."""
-
-    memory_bytes: int | None = None
-    processes: int | None = None
-    cpu_seconds: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.memory_bytes is not None:
-            object.__setattr__(self, "memory_bytes", parse_size(self.memory_bytes))
-        for f in dataclasses.fields(self):
-            _positive(f.name, getattr(self, f.name))
-
-    def __bool__(self) -> bool:
-        return any(getattr(self, f.name) is not None for f in dataclasses.fields(self))
-
-    def describe(self) -> str:
-        """One line for people."""
-        parts = []
-        if self.memory_bytes is not None:
-            parts.append(f"memory {self.memory_bytes} bytes")
-        if self.processes is not None:
-            parts.append(f"{self.processes} processes")
-        if self.cpu_seconds is not None:
-            parts.append(f"{self.cpu_seconds} s of CPU per process")
-        return "limits: " + (", ".join(parts) if parts else "none")
 
 
 class LimitsUnavailable(Exception):
@@ -318,10 +264,10 @@ class Limiter:
 
     def prefix(self) -> list[str]:
         """What runs before the command to set its rlimits (nothing when there are none)."""
-        prlimit = _prlimit()
-        if not self.rlimits or prlimit is None:
+        if not self.rlimits:
             return []
-        return [prlimit, *self.rlimits, "--"]
+        prlimit = _prlimit()
+        return [prlimit, *self.rlimits, "--"] if prlimit is not None else []
 
     def cell(self) -> LimitCell:
         self._next += 1
@@ -336,12 +282,3 @@ class Limiter:
 
 def _prlimit() -> str | None:
     return shutil.which("prlimit")
-
-
-def limits_from(value: Any) -> ResourceLimits:
-    """The ``limits`` option: a :class:`ResourceLimits`, or a mapping of its fields."""
-    if isinstance(value, ResourceLimits):
-        return value
-    if isinstance(value, dict):
-        return ResourceLimits(**value)
-    raise ValueError(f"limits = {value!r} is not a ResourceLimits")

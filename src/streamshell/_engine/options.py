@@ -20,7 +20,7 @@ from typing import Any
 
 from ..profiles import Profile, profile_of
 from .environment import DEFAULT_DROP_ENV_CONTAINING, check_env_entry
-from .limits import SIZE_EXPECTED, ResourceLimits, limits_from, parse_size
+from .resource_limits import SIZE_EXPECTED, ResourceLimits, limits_from, parse_size
 from .sandbox import MODES, SandboxMode, SandboxPolicy
 
 MECHANISMS = ("cgroup", "subreaper", "process-group")
@@ -399,6 +399,10 @@ class ManagerOptions:
     def workspace(self) -> str:
         """Where sessions run by default: ``cwd``, else this process's working directory now."""
         return self.cwd or os.getcwd()
+
+    def confinement(self) -> str:
+        """What sessions may do, for people: the sandbox and the limits (printed at start)."""
+        return f"{self.policy.describe(self.workspace())}; {self.limits.describe()}"
 
     @property
     def protected(self) -> int:

@@ -39,6 +39,8 @@ class TaskStarted(Event):
     model: str
     tools: list[str]
     cwd: str
+    confinement: str = ""
+    """What the commands may do: the sandbox and the limits (``ManagerOptions.confinement``)."""
 
 
 class ToolCall(Event):
@@ -128,8 +130,10 @@ class TerminalDisplay:
 
     def __call__(self, event: AgentEvent) -> None:
         match event:
-            case TaskStarted(model=model, tools=tools, cwd=cwd):
+            case TaskStarted(model=model, tools=tools, cwd=cwd, confinement=confinement):
                 self._line(f"streamshell agent: model {model}, tools {', '.join(tools)}, in {cwd}")
+                if confinement:
+                    self._line(f"streamshell agent: {confinement}")
             case ToolCall(name=name, arguments=arguments):
                 self._line(describe_call(name, arguments))
             case ToolOutputDelta(text=text):

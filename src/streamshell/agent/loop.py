@@ -215,7 +215,8 @@ async def run_agent(task: str, config: Config, display: Display) -> bool:
             display(Error(str(e)))
             return False
         agent = Agent(client, manager, display, model=config.model, instructions=instructions, tools=tools)
-        display(TaskStarted(config.model, [tool.get("name") or tool["type"] for tool in tools], cwd))
+        names = [tool.get("name") or tool["type"] for tool in tools]
+        display(TaskStarted(config.model, names, cwd, options.confinement()))
         try:
             await agent.run(task)
         except asyncio.CancelledError:

@@ -278,9 +278,7 @@ def _agent(args: argparse.Namespace) -> int:
         )
         return EXIT_RUNTIME
     from ..agent.display import JsonDisplay, TerminalDisplay
-    from .serve import say_policy
 
-    say_policy(config.manager_options())
     display = JsonDisplay(sys.stdout) if args.json else TerminalDisplay(sys.stdout, sys.stderr)
     try:
         done = asyncio.run(run_agent(" ".join(args.task), config, display))

@@ -215,7 +215,6 @@ def serve(args: argparse.Namespace) -> int:
         # The reference's schema comes with the reference's texts: no header line it never had
         # (clients still get each exit as an MCP notification).
         options = dataclasses.replace(options, exit_notices=False)
-    say_policy(options)
     factory = _backend_factory(args.ray, options)
     if factory is None:
         return EXIT_RUNTIME
@@ -226,6 +225,7 @@ def serve(args: argparse.Namespace) -> int:
         profile=options.profile,
         shared_sessions=args.shared_sessions,
     )
+    print(f"streamshell: {options.confinement()}", file=sys.stderr)  # once serving is sure to start
     import anyio
 
     if sock is None:
@@ -251,14 +251,6 @@ def serve(args: argparse.Namespace) -> int:
     )
     anyio.run(serving)  # uvicorn stops on SIGINT/SIGTERM itself
     return EXIT_OK
-
-
-def say_policy(options: ManagerOptions) -> None:
-    """Print, at start, what sessions may do: the sandbox and the limits."""
-    print(
-        f"streamshell: {options.policy.describe(options.workspace())}; {options.limits.describe()}",
-        file=sys.stderr,
-    )
 
 
 def _working_directory() -> str | None:
@@ -300,13 +292,22 @@ def _check_containment(options: ManagerOptions) -> None:
 
 
 def _check_confinement(options: ManagerOptions) -> None:
-    """The sandbox and the limits must be enforceable here: say so at start, not at the first call."""
-    from .._engine.manager import confinement
+    """The sandbox and the limits must be enforceable here: say so at start, not at the first call
+    (the limits' code is imported only when limits are asked for: the first answer waits for none
+    of the spawning code)."""
+    from .._engine.sandbox import Sandbox, SandboxUnavailable
 
     try:
-        confinement(options, options.workspace())[1].close()
-    except ValueError as e:
+        Sandbox(options.policy, options.workspace())
+    except SandboxUnavailable as e:
         raise UsageError(str(e)) from None
+    if options.limits:
+        from .._engine.limits import Limiter, LimitsUnavailable
+
+        try:
+            Limiter(options.limits).close()
+        except LimitsUnavailable as e:
+            raise UsageError(str(e)) from None
 
 
 def _backend_factory(ray_address: str | None, options: ManagerOptions) -> Callable[[], SessionBackend] | None:
