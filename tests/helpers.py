@@ -76,6 +76,24 @@ def body(text: str) -> str:
     return text.split("\nOutput:\n", 1)[1]
 
 
+def host_pid(leader: int, pid: int) -> int:
+    """The host's pid of the process that ``$$`` or ``$!`` called ``pid`` in the session led by
+    ``leader``: the same number without a sandbox; in one, those are pids in its PID namespace
+    (``NSpid``'s last field). The process must be alive, under the leader."""
+    pids = [leader]
+    for found in pids:
+        try:
+            with open(f"/proc/{found}/status") as f:
+                nspid = next(line.split()[1:] for line in f if line.startswith("NSpid:"))
+            with open(f"/proc/{found}/task/{found}/children") as f:
+                pids += [int(p) for p in f.read().split()]
+        except OSError:
+            continue
+        if int(nspid[-1]) == pid:
+            return found
+    raise AssertionError(f"no process {pid} under the session's leader {leader}")
+
+
 def running_command(leader: int, name: str) -> bool:
     """Whether ``name`` runs as ``leader`` itself (after an exec) or under it (its children; in a
     sandbox, under bwrap and the namespace's init)."""

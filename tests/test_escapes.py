@@ -26,8 +26,8 @@ from streamshell import ExecCommandParams, Exited, Ongoing, SessionManager, Writ
 from streamshell._engine.options import settings
 
 SETUPS: dict[str, dict[str, Any]] = {
-    "cgroup": {"containment": "cgroup"},
-    "subreaper": {"containment": "subreaper"},
+    "cgroup": {"containment": "cgroup", "sandbox": "danger-full-access"},
+    "subreaper": {"containment": "subreaper", "sandbox": "danger-full-access"},
     "workspace-write": {
         "containment": "cgroup",
         "sandbox": "workspace-write",
@@ -35,7 +35,8 @@ SETUPS: dict[str, dict[str, Any]] = {
     },
 }
 """Manager options under which the whole table must hold (inside the sandbox too: the escapees
-report to the tests' temporary directory, a writable root there)."""
+report to the tests' temporary directory, a writable root there). Each names its sandbox:
+``serve``'s default is not the library's."""
 
 LIBRARY_CLEANUPS = [c for c in CLEANUPS if c != "server-sigkill"]
 

@@ -50,7 +50,7 @@ async def test_input_for_a_process_that_does_not_read_never_blocks(
     assert interrupted.pending_input_bytes == 0
 
 
-async def test_the_interrupt_character_is_the_terminals(manager: SessionManager) -> None:
+async def test_the_interrupt_character_is_the_terminals(manager: SessionManager, sandbox: str) -> None:
     """After ``stty intr ^X`` the terminal interrupts on ^X, not ^C: behind stuck input too."""
     sid = await start(manager, "stty intr ^X && exec sleep 600")
     pid = next(s.pid for s in manager.list_sessions() if s.session_id == sid)
@@ -62,7 +62,8 @@ async def test_the_interrupt_character_is_the_terminals(manager: SessionManager)
     assert not_an_interrupt.pending_input_bytes > 0  # still stuck: ^C was queued as a byte
     interrupted = await manager.write_stdin(WriteStdinParams(sid, "\x18", yield_time_ms=30_000))
     assert (interrupted.exit_status, interrupted.pending_input_bytes) == (Exited(130), 0)
-    assert interrupted.exit_status.signal == signal.SIGINT
+    if sandbox == "danger-full-access":  # (bwrap exits with 130: the signal is not told apart)
+        assert interrupted.exit_status.signal == signal.SIGINT
 
 
 async def test_pending_input_is_bounded(manager: SessionManager) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from helpers import INITIALIZE, MARK, marked_processes, read_until, sh, start, wait_until
+from helpers import INITIALIZE, MARK, marked_processes, read_until, sh, start, start_sleep, wait_until
 from streamshell import (
     Exited,
     ManagerOptions,
@@ -303,7 +303,7 @@ async def test_ctrl_c_and_a_python_repl_inside(workspace: Path) -> None:
         await read_until(manager, session, "42", seen=out.output)
         out = await manager.write_stdin(WriteStdinParams(session, "exit()\n", yield_time_ms=30_000))
         assert out.exit_status == Exited(0)
-        session = await start(manager, "sleep 100")
+        session = await start_sleep(manager, 100)  # (a Ctrl-C typed while bwrap sets up is lost)
         out = await manager.write_stdin(WriteStdinParams(session, "\u0003", yield_time_ms=30_000))
         assert out.exit_status == Exited(130)
         assert await run(manager, "exit 7") == (7, "")

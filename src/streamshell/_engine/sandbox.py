@@ -22,16 +22,19 @@ On Linux a sandboxed session runs under bubblewrap (``bwrap``, as Codex's Linux 
   the common directory, where a worktree's hooks and config actually live, is the addition.)
 - ``--unshare-net`` when network is off: only a loopback of its own.
 
-bwrap does not forward SIGINT, and it sits in the terminal's foreground process group with
-the command, so Ctrl-C (and Ctrl-\\) would kill bwrap itself, and the namespace with it: a
-REPL could not catch its KeyboardInterrupt. bwrap is therefore started with SIGINT and SIGQUIT
-*blocked* (:data:`KEYBOARD_SIGNALS`: set by the spawn itself, so it costs nothing; a blocked
-signal stays pending, and bwrap and its namespace's init never unblock it), and the command
-runs under ``env --default-signal=INT,QUIT``, which unblocks them and sets them to their
-defaults. The process group stays the session's own, as without the sandbox: Ctrl-C reaches
-every process in it, and the command's exit code (130 for a SIGINT death) is what bwrap exits
-with. One exec of ``env``, no fork (a job-control wrapper, ``bash -c 'set -m; ...'``, cost a
-whole bash start per spawn).
+bwrap does not forward signals, and it sits in the session's process group with the command:
+Ctrl-C (or Ctrl-\\) would kill bwrap itself, and the namespace with it, so a REPL could not
+catch its KeyboardInterrupt; and a kill's SIGHUP would end a command that ignores it (the
+session would say 129 where it says 137 without the sandbox). bwrap is therefore started with
+SIGINT, SIGQUIT, SIGHUP and SIGTERM *blocked* (:data:`SHIELDED_SIGNALS`; the spawn's own
+signal mask, so it costs nothing; a blocked signal stays pending, and bwrap and its
+namespace's init never unblock it), and the command runs under ``env --default-signal=...``,
+which unblocks them and sets them to their defaults. The process group stays the session's
+own, as without the sandbox: Ctrl-C reaches every process in it, and bwrap exits with the
+command's exit code (128+N for a death by signal N; :class:`~streamshell.results.Exited`'s
+``signal`` cannot tell that from ``exit 128+N`` under a sandbox). Only SIGKILL ends bwrap
+before its command. One exec of ``env``, no fork (a job-control wrapper, ``bash -c 'set -m;
+...'``, cost a whole bash start per spawn).
 """
 
 from __future__ import annotations
@@ -114,9 +117,10 @@ INSTALL_HINT = (
     "or choose sandbox danger-full-access"
 )
 
-KEYBOARD_SIGNALS = (signal.SIGINT, signal.SIGQUIT)
-"""Signals the terminal sends its foreground group from the keyboard: blocked for bwrap, at their
-defaults again for the command (see the module)."""
+SHIELDED_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTERM)
+"""Signals the session's group gets from the keyboard (INT, QUIT) and from a kill (HUP, TERM)
+that must reach only the command: blocked for bwrap, at their defaults again for the command
+(see the module)."""
 
 
 def _git_directories(root: Path) -> list[Path]:
@@ -193,7 +197,7 @@ class Sandbox:
         env = _env()
         if env is None:
             raise SandboxUnavailable(f"sandbox {self.policy.mode.value} needs env (coreutils >= 8.31)")
-        names = ",".join(signal.Signals(s).name.removeprefix("SIG") for s in KEYBOARD_SIGNALS)
+        names = ",".join(signal.Signals(s).name.removeprefix("SIG") for s in SHIELDED_SIGNALS)
         self._inner = (env, f"--default-signal={names}")
         roots: list[Path] = []
         if self.policy.mode is SandboxMode.WORKSPACE_WRITE:
@@ -289,4 +293,4 @@ class Sandbox:
     @property
     def blocked_signals(self) -> tuple[int, ...]:
         """Signals blocked in the process that runs :meth:`wrap`'s command line (see the module)."""
-        return KEYBOARD_SIGNALS if self._prefix else ()
+        return SHIELDED_SIGNALS if self._prefix else ()
