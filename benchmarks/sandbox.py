@@ -99,8 +99,8 @@ async def rows(sizes: Sizes) -> list[Row]:
             target=f"≤ {TARGET:.2f}x",
             verdict=verdict(ratio <= TARGET),
             notes=(
-                f"unsandboxed, the same call: {spread(u)}. Under the sandbox a terminal session runs its "
-                "command as a job of bash (set -m) so Ctrl-C reaches it and not bwrap: one bash more.",
+                f"unsandboxed, the same call: {spread(u)}. Beyond bare bwrap: one exec of env (it unblocks "
+                "the signals the spawn blocks for bwrap) and streamshell's own spawn, containment included.",
             ),
         ),
         Row(

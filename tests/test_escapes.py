@@ -33,10 +33,21 @@ SETUPS: dict[str, dict[str, Any]] = {
         "sandbox": "workspace-write",
         "writable_roots": (tempfile.gettempdir(),),
     },
+    "pid-namespace": {
+        "containment": "auto",
+        "sandbox": "workspace-write",
+        "writable_roots": (tempfile.gettempdir(),),
+    },
 }
 """Manager options under which the whole table must hold (inside the sandbox too: the escapees
 report to the tests' temporary directory, a writable root there). Each names its sandbox:
-``serve``'s default is not the library's."""
+``serve``'s default is not the library's. ``pid-namespace``: a sandbox with ``auto``, where the
+namespace alone contains the session."""
+
+MECHANISM = {setup: options["containment"] for setup, options in SETUPS.items()} | {
+    "pid-namespace": "pid-namespace"
+}
+"""The mechanism each setup's manager reports."""
 
 LIBRARY_CLEANUPS = [c for c in CLEANUPS if c != "server-sigkill"]
 
@@ -105,7 +116,7 @@ async def test_no_escapee_outlives_its_session(
     escape: Escape, cleanup: str, setup: str, tmp_path: Path
 ) -> None:
     async with SessionManager(**SETUPS[setup]) as manager:
-        assert manager.mechanism == SETUPS[setup]["containment"]
+        assert manager.mechanism == MECHANISM[setup]
         session_id = await started(manager, escape, tmp_path / "ready")
         await end(manager, session_id, cleanup)
         assert await survivors() == []
@@ -172,10 +183,10 @@ async def test_no_escapee_outlives_a_sigkilled_server(
     setup: str, tmp_path: Path, close_server: list[RawServer]
 ) -> None:
     """Every technique at once in one server, then SIGKILL: its watchdog kills them all (under
-    the cgroup mechanism the environment-wiping daemon too)."""
+    the cgroup mechanism or in a PID namespace the environment-wiping daemon too)."""
     server = RawServer(flags(SETUPS[setup]), tmp_path / "server.stderr")
     close_server.append(server)
-    techniques = (*ESCAPES, ENV_WIPED) if SETUPS[setup]["containment"] == "cgroup" else ESCAPES
+    techniques = (*ESCAPES, ENV_WIPED) if MECHANISM[setup] in ("cgroup", "pid-namespace") else ESCAPES
     for escape in techniques:
         ready = tmp_path / escape.name
         ready.mkdir()
