@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Sequence
 
 from streamshell import ExecCommandParams, Exited, SessionManager
 
@@ -20,13 +21,11 @@ TARGET = 1.15
 PARAMS = ExecCommandParams(cmd="true", login=False)
 
 
-def floor_spawn() -> Timing:
-    """openpty + Popen(bash -c true) + read to EIO + wait."""
+def floor_spawn(argv: Sequence[str] = ("/bin/bash", "-c", "true")) -> Timing:
+    """openpty + Popen(``argv``: bash -c true) + read to EIO + wait."""
     elapsed = stopwatch()
     master, slave = os.openpty()
-    child = subprocess.Popen(
-        ["/bin/bash", "-c", "true"], stdin=slave, stdout=slave, stderr=slave, start_new_session=True
-    )
+    child = subprocess.Popen(list(argv), stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     os.close(slave)
     read_to_eof(master)
     child.wait()

@@ -149,6 +149,8 @@ STARTUP_PATH = {
     "streamshell._engine",
     "streamshell._engine.options",  # the manager options the serve flags are parsed into
     "streamshell._engine.environment",  # their check of environment entries
+    "streamshell._engine.sandbox",  # the sandbox option's policy, checked at start (bwrap runs once)
+    "streamshell._engine.resource_limits",  # the limits option's declaration (not how they are enforced)
     "streamshell.tools",
     "streamshell.tools.names",
     "streamshell.mcp",
