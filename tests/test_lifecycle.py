@@ -89,7 +89,9 @@ async def test_kill_session_returns_unread_output(manager: SessionManager, tmp_p
 
 
 async def test_kill_during_a_call_lets_the_call_report_the_exit(manager: SessionManager) -> None:
-    sid = await start(manager, "sleep 600")  # not cat: a call on a program waiting for input returns
+    # not cat: a call on a program waiting for input returns; started: a sandbox's bwrap loses a
+    # signal sent while it sets up
+    sid = await start_sleep(manager, 600)
     waiting = asyncio.create_task(manager.write_stdin(WriteStdinParams(sid, "", yield_time_ms=30_000)))
     await wait_until(lambda: manager._sessions[sid].busy, what="the call to start waiting")
     killed = await manager.kill_session(sid)
@@ -152,7 +154,7 @@ async def test_aclose_kills_every_group_and_is_idempotent() -> None:
 
 async def test_aclose_during_a_call() -> None:
     m = SessionManager()
-    sid = await start(m, "sleep 600")
+    sid = await start_sleep(m, 600)  # (a signal sent while a sandbox's bwrap sets up is lost)
     waiting = asyncio.create_task(m.write_stdin(WriteStdinParams(sid, "", yield_time_ms=30_000)))
     await wait_until(lambda: m._sessions[sid].busy, what="the call to start waiting")
     await m.aclose()
