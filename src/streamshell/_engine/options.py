@@ -56,16 +56,35 @@ class Rule:
 
 @dataclass(frozen=True)
 class OptionDoc:
-    """An option's rule, its help line, and whether people set it (flags, config keys)."""
+    """An option's rule, its help line, and whether people set it (flags, config keys).
+
+    ``flag`` is its command-line name when that is not the field's (``--transcripts`` for
+    ``transcript_dir``). ``serving`` gives what ``streamshell serve`` uses when the flag is not
+    given, where that differs from the library's default (a function: it may read the
+    environment); ``--no-FLAG`` (helped by ``serving_off``) then asks for the library's default.
+    """
 
     rule: Rule
     help: str
     user: bool
+    flag: str | None = None
+    serving: Callable[[], Any] | None = None
+    serving_off: str = ""
 
 
-def option(default: Any, rule: Rule, help: str, *, user: bool = False) -> Any:
+def option(
+    default: Any,
+    rule: Rule,
+    help: str,
+    *,
+    user: bool = False,
+    flag: str | None = None,
+    serving: Callable[[], Any] | None = None,
+    serving_off: str = "",
+) -> Any:
     """Declare an option: a dataclass field with its :class:`OptionDoc`."""
-    return field(default=default, metadata={_RULE: OptionDoc(rule, help, user)})
+    doc = OptionDoc(rule, help, user, flag, serving, serving_off)
+    return field(default=default, metadata={_RULE: doc})
 
 
 def option_doc(f: dataclasses.Field[Any]) -> OptionDoc:
@@ -108,6 +127,21 @@ def _directory(value: Any) -> str:
         if os.path.isdir(path):
             return path
     raise Rejected
+
+
+def _directory_path(value: Any) -> str:
+    if isinstance(value, str | os.PathLike) and os.fspath(value) and "\0" not in os.fspath(value):
+        return os.path.abspath(os.path.expanduser(os.fspath(value)))
+    raise Rejected
+
+
+def default_transcript_dir(environ: Mapping[str, str] = os.environ) -> str:
+    """``$XDG_STATE_HOME/streamshell/casts`` (``~/.local/state/streamshell/casts``; a relative
+    XDG_STATE_HOME is ignored, as the XDG spec says): where ``streamshell serve`` records."""
+    base = environ.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "streamshell", "casts")
 
 
 def _environment(value: Any) -> dict[str, str]:
@@ -159,6 +193,7 @@ def optional(rule: Rule) -> Rule:
 BOOLEAN = Rule("true or false", _boolean)
 SECONDS = Rule("a number of seconds >= 0", _seconds)
 DIRECTORY = Rule("an existing directory", _directory)
+DIRECTORY_PATH = Rule("a directory path (created when missing)", _directory_path)
 ENVIRONMENT = Rule("a map of variable names to string values", _environment)
 NAMES = Rule("a list of non-empty strings", _names)
 PROFILE = Rule(" or ".join(f'"{p.value}"' for p in Profile), _profile)
@@ -276,6 +311,31 @@ class ManagerOptions:
         user=True,
     )
 
+    transcript_dir: str | None = option(
+        None,
+        optional(DIRECTORY_PATH),
+        "record every session as an asciicast v2 file (asciinema's format) in this directory "
+        "(created, private to the user, when missing)",
+        user=True,
+        flag="transcripts",
+        serving=default_transcript_dir,
+        serving_off="record no session",
+    )
+    max_cast_bytes: int = option(
+        64 << 20,
+        whole_number(64 << 10),
+        "bytes one session's cast may take: past that, the middle of its output is elided (a marker "
+        "says how much) and its head and tail kept",
+        user=True,
+    )
+    max_transcripts_bytes: int = option(
+        1 << 30,
+        whole_number(64 << 10),
+        "bytes the casts in transcript_dir may take together: past that, the oldest are removed "
+        "(never one still being recorded)",
+        user=True,
+    )
+
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = option_doc(f).rule.apply(f.name, getattr(self, f.name))
@@ -284,6 +344,11 @@ class ManagerOptions:
             raise Rejected(
                 f"protected_sessions = {self.protected_sessions} must be less than "
                 f"max_sessions ({self.max_sessions})"
+            )
+        if self.max_transcripts_bytes < self.max_cast_bytes:
+            raise Rejected(
+                f"max_transcripts_bytes = {self.max_transcripts_bytes} must be at least "
+                f"max_cast_bytes ({self.max_cast_bytes})"
             )
 
     def workspace(self) -> str:

@@ -220,8 +220,8 @@ def _iso(timestamp: float) -> str:
 
 
 def session_json(info: SessionInfo) -> JsonObject:
-    """A session as ``list_sessions`` shows it to the model; ``node`` (on a cluster) and
-    ``lost`` (its node left the cluster) only where they apply."""
+    """A session as ``list_sessions`` shows it to the model; ``node`` (on a cluster), ``lost``
+    (its node left the cluster) and ``cast`` (its recording) only where they apply."""
     shown: JsonObject = {
         "session_id": info.session_id,
         "command": info.command,
@@ -238,6 +238,8 @@ def session_json(info: SessionInfo) -> JsonObject:
         shown["node"] = info.node
     if info.lost:
         shown["lost"] = True
+    if info.cast is not None:
+        shown["cast"] = info.cast
     return shown
 
 
