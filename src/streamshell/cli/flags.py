@@ -74,13 +74,30 @@ def _flag_value(f: dataclasses.Field[Any]) -> Callable[[str], Any]:
     return parse
 
 
-def add_manager_flags(parser: argparse.ArgumentParser) -> None:
+def add_manager_flags(parser: argparse.ArgumentParser, *, serving: bool = False) -> None:
     """A flag for each user option of the session manager: ``max_sessions`` is ``--max-sessions N``,
-    a boolean ``--name/--no-name``."""
+    a boolean ``--name/--no-name``. An option with a command-line name of its own uses it; one
+    that ``serve`` (``serving``) defaults differently also gets ``--no-NAME`` for None (no
+    recording: ``--transcripts DIR`` / ``--no-transcripts``)."""
     for f in user_options():
         doc = option_doc(f)
-        flag = "--" + f.name.replace("_", "-")
-        if str(f.type) == "bool":
+        flag = "--" + (doc.flag or f.name).replace("_", "-")
+        if doc.serving is not None:
+            default = doc.serving() if serving else f.default
+            shown = f"default: {default}" if default is not None else "default: none"
+            group = parser.add_mutually_exclusive_group()
+            group.add_argument(
+                flag,
+                dest=f.name,
+                type=_flag_value(f),
+                default=default,
+                metavar="DIR",
+                help=f"{doc.help} ({shown})",
+            )
+            group.add_argument(
+                "--no-" + flag[2:], dest=f.name, action="store_const", const=None, help=doc.serving_off
+            )
+        elif str(f.type) == "bool":
             parser.add_argument(
                 flag,
                 action=argparse.BooleanOptionalAction,
