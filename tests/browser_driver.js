@@ -18,6 +18,7 @@ const ops = {
   },
   async newPage({ viewport }) {
     if (context) await context.close();
+    consoleLines.splice(0);
     context = await browser.newContext({ viewport });
     page = await context.newPage();
     page.on("console", (message) => consoleLines.push(`${message.type()}: ${message.text()}`));

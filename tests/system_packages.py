@@ -54,7 +54,9 @@ def _works(path: Path) -> bool:
     if not path.exists():
         return False
     try:
-        done = subprocess.run([str(path), "--version"], capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [str(path), "--version"], capture_output=True, timeout=60, stdin=subprocess.DEVNULL
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0

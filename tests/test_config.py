@@ -19,7 +19,8 @@ from streamshell.agent.config import (
 ACCEPTED = (
     "accepted keys: model, base_url, experimental_use_exec_command_tool, experimental_instructions_file, "
     "ray_address, max_sessions, keep_unread_output, max_yield_time_ms, cwd, return_on_input_wait, "
-    "exit_notices, profile, parent_death_signal, containment"
+    "exit_notices, profile, parent_death_signal, containment, transcript_dir, max_cast_bytes, "
+    "max_transcripts_bytes"
 )
 
 

@@ -7,7 +7,7 @@ per event: ``[seconds, "o", text]`` output, ``[seconds, "i", text]`` input, ``[s
 become U+FFFD (an incremental decoder per direction, so a character split between two reads
 stays whole), as asciinema's own recorder does.
 
-A cast is capped at ``cap`` bytes (plus one event), the way a session's output buffer keeps
+A cast is capped at ``cap`` bytes (plus two events), the way a session's output buffer keeps
 its head and tail: the header and events go to the file until it holds half the cap; later
 events go to two tail segments beside it (``NAME.cast.tail0`` / ``.tail1``), a quarter of
 the cap each, used in turn, the older emptied when the newer is full. :meth:`CastFile.finish`
@@ -41,8 +41,8 @@ written as a marker and a visible line, like an elision."""
 MERGE_SECONDS = 0.005
 """Output chunks closer together than this become one event (a flood is thousands per second)."""
 
-MERGE_BYTES = 64 << 10
-"""An output event holds at most this many bytes of merged chunks."""
+MERGE_BYTES = 16 << 10
+"""Chunks are merged into an event while it holds less than this (a PTY hands out 4 KiB a read)."""
 
 TAIL_SUFFIX = ".tail"
 """A tail segment is the cast's path with this and 0 or 1 appended."""

@@ -109,14 +109,19 @@ class TranscriptStore:
         """The writer is more than :data:`MAX_QUEUED_BYTES` behind."""
         return self._queued > MAX_QUEUED_BYTES
 
-    async def aclose(self) -> None:
-        """Hand over what is noted, wait until the writer has written it, stop the thread. Idempotent."""
-        if self._closed:
-            return
+    async def written(self) -> None:
+        """Hand over what is noted now and wait until the writer has written it (and everything
+        handed over before)."""
         self._flush()
-        self._closed = True
         if self._last is not None:
             await asyncio.wrap_future(self._last)
+
+    async def aclose(self) -> None:
+        """Write what is noted, wait for the writer, stop its thread. Idempotent."""
+        if self._closed:
+            return
+        await self.written()
+        self._closed = True
         if self._executor is not None:
             self._executor.shutdown(wait=False)
 
@@ -139,6 +144,8 @@ class TranscriptStore:
         self._submit([(recorder.file, recorder.take())], (recorder.file,))
 
     def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         self._timer = None
         batch = [(recorder.file, recorder.take()) for recorder in self._dirty]
         self._dirty.clear()

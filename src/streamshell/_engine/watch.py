@@ -69,12 +69,12 @@ class Watch:
         snapshot: Callable[[], ScreenShot],
         *,
         pipes: bool,
-        max_pending: int = MAX_PENDING,
+        max_pending: int | None = None,
     ) -> None:
         self.session_id = session_id
         self._snapshot = snapshot
         self._pipes = pipes
-        self._max_pending = max_pending
+        self._max_pending = MAX_PENDING if max_pending is None else max_pending
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._queue: deque[WatchEvent | object] = deque([snapshot()])
         self._pending = 0
@@ -135,7 +135,9 @@ class Watch:
             finally:
                 self._wakeup = None
         event = self._queue.popleft()
-        if event is _RESYNC:
+        if event is _RESYNC:  # the screen now holds the output queued behind it too
+            self._queue = deque(e for e in self._queue if not isinstance(e, OutputText))
+            self._pending = 0
             return self._snapshot()
         if isinstance(event, OutputText):
             self._pending -= len(event.text)

@@ -77,12 +77,12 @@ async def _attach(url: str, token: str, key: str, *, typing: bool) -> int:
             if typing and not me["input"]:
                 raise UiError("the server takes no input from watchers: start it with --ui-input")
             session = await client.find(key)
+            label = session["key"] if me["tables"] > 1 else str(session["session_id"])
             if not session["live"]:
                 cast = f"; its cast: {session['cast']}" if session["cast"] else ""
                 code = session["exit_code"]
                 ended = "has ended" if code is None else f"has ended with code {code}"
-                raise UiError(f"session {session['key']} {ended}{cast}")
-            label = session["key"] if me["tables"] > 1 else str(session["session_id"])
+                raise UiError(f"session {label} {ended}{cast}")
             return await _Attached(client, session, label, typing=typing).run()
         except UiError as e:
             print(f"streamshell attach: {e}", file=sys.stderr)
@@ -140,8 +140,9 @@ class _Attached:
         async for name, data in self._client.events(self._session):
             if name in ("screen", "output"):
                 self._write(data["text"])
-            elif name == "exit":
+            elif name == "exit":  # its output is complete: nothing more to show
                 self._write(f"\r\n[session {key} exited with code {data['code']}]\r\n")
+                return
             elif name == "failure":
                 raise RuntimeError(data["message"])
             elif name == "end":

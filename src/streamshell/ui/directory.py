@@ -6,9 +6,6 @@ wraps the server's factory, so each manager is added here as it is made, under a
 own ("1", "2", ...); a session is then known by ``LABEL:ID`` (``1:3``). A manager that closes
 (its client left) is let go, and the sessions it had ended stay listed, up to
 :data:`ENDED_KEPT` of them.
-
-Asking the managers costs a look at each live session's process (is it waiting for input?):
-answers are shared for :data:`FRESH_FOR` seconds between the pages that ask.
 """
 
 from __future__ import annotations
@@ -16,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -26,9 +22,6 @@ from ..results import ExecCommandOutput, SessionInfo
 
 ENDED_KEPT = 256
 """Ended sessions of managers that closed, kept in the list."""
-
-FRESH_FOR = 0.25
-"""Seconds a listing is reused for the next page that asks."""
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +80,6 @@ class SessionDirectory:
         self._tables: dict[str, Watched] = {}
         self._made = 0
         self._gone: deque[Listed] = deque(maxlen=ENDED_KEPT)
-        self._cached: tuple[float, list[Listed]] | None = None
-        self._listing: asyncio.Future[list[Listed]] | None = None
 
     def __repr__(self) -> str:
         return f"<SessionDirectory tables={list(self._tables)} ended_kept={len(self._gone)}>"
@@ -108,7 +99,6 @@ class SessionDirectory:
         self._made += 1
         label = str(self._made)
         self._tables[label] = manager
-        self._cached = None
         return label
 
     @property
@@ -123,14 +113,26 @@ class SessionDirectory:
         return manager
 
     async def sessions(self) -> list[Listed]:
-        """Every session: each manager's live ones and those it ended, then those of closed managers;
-        by table, then id. Listings overlapping in time share one look."""
-        if self._cached is not None and time.monotonic() - self._cached[0] < FRESH_FOR:
-            return self._cached[1]
-        if self._listing is None:
-            self._listing = asyncio.ensure_future(self._list())
-            self._listing.add_done_callback(lambda _: setattr(self, "_listing", None))
-        return await asyncio.shield(self._listing)
+        """Every session, live and ended, of every manager (the closed ones' ended sessions too), by
+        table, then id. Each live session's process is looked at (is it waiting for input?)."""
+        for label, manager in list(self._tables.items()):
+            if manager.closed:  # its client left: keep what it ended, let it go
+                del self._tables[label]
+                self._gone.extend(
+                    Listed(label, info, False) for info in await _answer(manager.ended_sessions())
+                )
+        tables = list(self._tables.items())
+        answers = await asyncio.gather(
+            *(self._list_one(label, manager) for label, manager in tables), return_exceptions=True
+        )
+        listed: list[Listed] = list(self._gone)
+        for (label, _), answer in zip(tables, answers, strict=True):
+            if isinstance(answer, BaseException):
+                log.warning("listing the sessions of table %s failed: %s", label, answer)
+                continue
+            listed += answer
+        listed.sort(key=lambda item: (int(item.table), item.info.session_id, item.live))
+        return listed
 
     async def find(self, key: str) -> Listed:
         """The session listed as ``key``: ``LABEL:ID``, or ``ID`` alone when one table has it (a
@@ -149,27 +151,6 @@ class SessionDirectory:
             raise UnknownKey(f"session {key} is in several session tables ({keys}): give one of these")
         known = ", ".join(item.key for item in listed if item.live) or "none"
         raise UnknownKey(f"no session {key} is listed (live sessions: {known})")
-
-    async def _list(self) -> list[Listed]:
-        for label, manager in list(self._tables.items()):
-            if manager.closed:  # its client left: keep what it ended, let it go
-                del self._tables[label]
-                self._gone.extend(
-                    Listed(label, info, False) for info in await _answer(manager.ended_sessions())
-                )
-        tables = list(self._tables.items())
-        answers = await asyncio.gather(
-            *(self._list_one(label, manager) for label, manager in tables), return_exceptions=True
-        )
-        listed: list[Listed] = list(self._gone)
-        for (label, _), answer in zip(tables, answers, strict=True):
-            if isinstance(answer, BaseException):
-                log.warning("listing the sessions of table %s failed: %s", label, answer)
-                continue
-            listed += answer
-        listed.sort(key=lambda item: (int(item.table), item.info.session_id, item.live))
-        self._cached = (time.monotonic(), listed)
-        return listed
 
     async def _list_one(self, label: str, manager: Watched) -> list[Listed]:
         live = await _answer(manager.list_sessions())
