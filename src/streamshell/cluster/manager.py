@@ -12,7 +12,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -24,6 +24,7 @@ from .._engine.exit_listeners import ExitListener, ExitListeners
 from .._engine.manager import CANCELLED_STARTS
 from .._engine.options import ManagerOptions
 from .._engine.session import OutputCallback
+from .._engine.watch import WatchEvent
 from .._version import __version__
 from ..errors import ClusterError, ManagerClosedError, SpawnError, StreamshellError
 from ..params import DEFAULT_MAX_OUTPUT_TOKENS, ExecCommandParams, WriteStdinParams
@@ -195,6 +196,11 @@ class RaySessionManager:
         """Whose tools and texts the sessions speak: always the reference's on a cluster."""
         return self.options.profile
 
+    @property
+    def closed(self) -> bool:
+        """:meth:`aclose` was called: no new calls."""
+        return self._closed
+
     def __repr__(self) -> str:
         states = ", ".join(f"{sum(s.state is st for s in self._slots)} {st.value}" for st in NodeState)
         return (
@@ -254,6 +260,48 @@ class RaySessionManager:
         sessions = [info for infos in listed for info in infos]
         sessions += self._table.lost_sessions()
         return sorted(sessions, key=lambda info: info.session_id)
+
+    async def ended_sessions(self) -> list[SessionInfo]:
+        """The sessions each node's manager remembers as ended (``node`` set), by id (a coroutine)."""
+        if self._closed:
+            return []
+        await self._ready()
+        attached = [slot for slot in self._slots if slot.state is NodeState.ATTACHED]
+        answers = await asyncio.gather(*(self._ended_on(slot) for slot in attached))
+        return sorted((info for infos in answers for info in infos), key=lambda info: info.session_id)
+
+    async def send_input(self, session_id: int, chars: str) -> None:
+        """Type into a session on its node without collecting its output (a person watching it)."""
+        await self._on_session(session_id, "send_input", (session_id, chars), {}, None)
+
+    async def watch(self, session_id: int) -> AsyncIterator[WatchEvent]:
+        """Watch a session on its node (``async for event in m.watch(id)``; ``aclose()`` stops): its
+        screen now, then its output, resizes and exit, streamed from the node's actor. Raises as the
+        calls do for a session that is unknown or gone, at the first event."""
+        self._check_open()
+        await self._ready()
+        slot = self._slots[self._table.route(session_id)]
+        if slot.state is not NodeState.ATTACHED:
+            raise self._table.gone_error(session_id, _gone_how(slot))
+        stream = slot.handle.watch.remote(self.name, self._client, session_id)
+        finished = False
+        try:
+            async for ref in stream:
+                item: WatchEvent | Reply = await ref
+                if isinstance(item, Reply):
+                    self._settle(slot, item)
+                    if item.error is not None:
+                        raise item.error
+                    break
+                yield item
+            finished = True
+        except _NodeGone as gone:
+            raise self._table.gone_error(session_id, gone.how) from None
+        except RayActorError as e:
+            raise self._table.gone_error(session_id, (await self._actor_failed(slot, e)).how) from None
+        finally:
+            if not finished:  # the watcher let go (or failed) first: stop the node's side too
+                ray.cancel(stream)
 
     async def aclose(self) -> None:
         """Kill every session on every node and wait until they are gone. Idempotent."""
@@ -653,6 +701,13 @@ class RaySessionManager:
         listed = [self._on(slot, info) for info in reply.value]
         self._table.reconcile(slot.index, listed)
         return listed
+
+    async def _ended_on(self, slot: NodeSlot) -> list[SessionInfo]:
+        try:
+            reply = await self._call(slot, "ended_sessions", (), {}, None)
+        except _NodeGone:
+            return []
+        return [self._on(slot, info) for info in reply.value]
 
     async def _detach(self, slot: NodeSlot) -> None:
         try:

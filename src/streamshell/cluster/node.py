@@ -26,6 +26,7 @@ import ray
 
 from .._engine.manager import SessionManager
 from .._engine.options import ManagerOptions
+from .._engine.watch import WatchEvent
 from ..errors import StreamshellError
 from ..results import ExitNotice, Ongoing
 from ..tools.backlog import OutputBacklog
@@ -255,6 +256,26 @@ class NodeActor:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    @ray.method(_generator_backpressure_num_objects=STREAM_IN_FLIGHT)
+    async def watch(self, name: str, client: str, session_id: int) -> AsyncIterator[WatchEvent | Reply]:
+        """A session's watch events (its screen first) until it is closed; a :class:`Reply` with the
+        error instead when it cannot be watched. A client that lags makes the session's
+        :class:`~streamshell._engine.watch.Watch` throw its backlog away for a fresh screen."""
+        tenant, dropped = self._tenant(name, client)
+        if tenant is None:
+            yield Reply(dropped=dropped)
+            return
+        try:
+            watch = tenant.manager.watch(session_id)
+        except StreamshellError as e:
+            yield Reply(error=e)
+            return
+        try:
+            async for event in watch:
+                yield event
+        finally:
+            await watch.aclose()
 
     async def detach(self, name: str, client: str) -> None:
         """The client closes: kill every session held under ``name``."""

@@ -15,8 +15,19 @@ from ..results import SessionInfo
 NAMESPACE = "streamshell"
 """The Ray namespace of the node actors."""
 
-FORWARDED = frozenset({"exec_command", "write_stdin", "kill_session", "run", "resize", "list_sessions"})
-"""The session manager's methods a client may call on a node."""
+FORWARDED = frozenset(
+    {
+        "exec_command",
+        "write_stdin",
+        "kill_session",
+        "run",
+        "resize",
+        "list_sessions",
+        "ended_sessions",
+        "send_input",
+    }
+)
+"""The session manager's methods a client may call on a node (``watch`` streams: ``NodeActor.watch``)."""
 
 
 def actor_name(node_id: str, version: str) -> str:
