@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -216,3 +218,28 @@ async def test_the_directory_lists_every_managers_sessions() -> None:
     finally:
         await first.aclose()
         await second.aclose()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ui-input"], "--ui-input needs the page: serve with --http (and without --no-ui)"),
+        (["--http", "--no-ui", "--ui-input"], "--ui-input needs the page"),
+        (
+            ["--transcripts", "/proc/no/casts"],
+            "--transcripts: transcript_dir = '/proc/no/casts' cannot be created",
+        ),
+        (["--max-cast-bytes", "10"], "argument --max-cast-bytes: '10' is not a whole number >= 65536"),
+        (["--transcripts", "/tmp/x", "--no-transcripts"], "not allowed with argument --transcripts"),
+    ],
+)
+def test_bad_watching_flags_are_usage_errors(args: list[str], message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "streamshell", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr

@@ -254,6 +254,8 @@ class Recorder:
 
     def output(self, data: bytes) -> None:
         if self._store.congested:
+            if not self._lost:
+                log.warning("cast %s: the writer is behind; output is counted, not kept", self.file.path)
             self._lost += len(data)
             return
         self._note(OUTPUT, data, len(data))

@@ -142,6 +142,9 @@ class WithUi:
         self._ui = ui
         self._rest = rest
 
+    def __repr__(self) -> str:
+        return f"<WithUi {UI_PATH} -> {self._ui!r}, the rest -> {self._rest!r}>"
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
         if scope["type"] == "http" and (path == UI_PATH or path.startswith(UI_PATH + "/")):
