@@ -16,7 +16,7 @@ import pytest
 import ray
 
 from casts import played
-from helpers import alive, body, read_until, sh, start, start_until, wait_until
+from helpers import alive, body, read_until, sh, start, start_until, wait_until, watched_until
 from ray_cluster import SOLO_RESOURCE, ZONE_LABEL, LocalCluster, ray_manager
 from streamshell import (
     Ongoing,
@@ -27,7 +27,7 @@ from streamshell import (
     WriteStdinParams,
     handle_function_call,
 )
-from streamshell._engine.watch import OutputText, ScreenShot
+from streamshell._engine.watch import ScreenShot
 from streamshell.ui.directory import SessionDirectory
 
 pytestmark = pytest.mark.xdist_group("ray")
@@ -432,11 +432,7 @@ async def test_people_watch_and_type_into_sessions_on_the_nodes(
         first = await anext(events)
         assert isinstance(first, ScreenShot) and "on a node" in first.text
         await m.send_input(sid, "typed\n")
-        seen = ""
-        while "typed\r\ntyped\r\n" not in seen:
-            event = await anext(events)
-            assert isinstance(event, OutputText)
-            seen += event.text
+        await watched_until(events, "typed\r\ntyped\r\n")
         assert "typed\r\ntyped" in await read_until(m, sid, "typed\r\ntyped")  # the calls get it all
         await m.kill_session(sid)
         [ended] = await m.ended_sessions()

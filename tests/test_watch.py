@@ -10,7 +10,7 @@ import time
 import pyte
 import pytest
 
-from helpers import read_until, sh, start, start_until
+from helpers import read_until, sh, start, start_until, watched_until
 from streamshell import Exited, SessionManager, WriteStdinParams
 from streamshell._engine import watch as watch_module
 from streamshell._engine.screen import RecentOutput, TerminalScreen
@@ -67,11 +67,7 @@ async def test_a_watcher_sees_the_screen_then_the_session_as_it_goes(manager: Se
         assert isinstance(first, ScreenShot) and (first.rows, first.cols) == (24, 80)
         assert drawn(24, 80, first.text).display[0].rstrip() == "green"
         await manager.send_input(sid, "typed\n")
-        text = ""
-        while "typed\r\ntyped\r\n" not in text:
-            event = await next_event(events)
-            assert isinstance(event, OutputText)
-            text += event.text
+        await watched_until(events, "typed\r\ntyped\r\n")
         await manager.resize(sid, 30, 100)
         assert await next_event(events) == Resized(30, 100)
         # The calls still get all of it: watching takes nothing.
