@@ -204,6 +204,7 @@ async def test_a_disk_that_hangs_never_holds_up_the_sessions(
     """While the writer thread is stuck in a write, sessions go on (the event loop never writes);
     past the writer's backlog bound, output is counted and a marker says how much was not kept."""
     monkeypatch.setattr(transcripts, "MAX_QUEUED_BYTES", 64 << 10)
+    monkeypatch.setattr(transcripts, "FLUSH_BYTES", 4096)  # handed over at once: the backlog grows
     stuck = threading.Event()
     entered = threading.Event()
     write = cast_module.CastFile.write

@@ -34,7 +34,7 @@ from .cast import INPUT, LOST, OUTPUT, RESIZE, CastFile, Event, cast_of, header,
 FLUSH_SECONDS = 0.1
 """How long noted events wait on the loop before the writer thread gets them."""
 
-FLUSH_BYTES = 256 << 10
+FLUSH_BYTES = 1 << 20
 """A session that noted this many bytes is handed over at once."""
 
 MAX_QUEUED_BYTES = 32 << 20
@@ -76,6 +76,9 @@ class TranscriptStore:
         self._timer: asyncio.TimerHandle | None = None
         self._lock = threading.Lock()
         self._queued = 0
+        self.congested = False
+        """The writer is more than :data:`MAX_QUEUED_BYTES` behind (set by both threads, read by
+        the recorders on the loop: one attribute, no lock)."""
         self._last: Future[None] | None = None
         self._closed = False
         # The writer thread's own state:
@@ -103,11 +106,6 @@ class TranscriptStore:
             title=f"streamshell session {session_id}: {command}",
         )
         return Recorder(self, CastFile(path, head, self.max_cast_bytes, pipes=pipes))
-
-    @property
-    def congested(self) -> bool:
-        """The writer is more than :data:`MAX_QUEUED_BYTES` behind."""
-        return self._queued > MAX_QUEUED_BYTES
 
     async def written(self) -> None:
         """Hand over what is noted now and wait until the writer has written it (and everything
@@ -159,6 +157,7 @@ class TranscriptStore:
         size = sum(_payload_size(events) for _, events in batch)
         with self._lock:
             self._queued += size
+            self.congested = self._queued > MAX_QUEUED_BYTES
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streamshell-casts")
         self._last = self._executor.submit(self._write, batch, finishing, size)
@@ -180,6 +179,7 @@ class TranscriptStore:
         finally:
             with self._lock:
                 self._queued -= size
+                self.congested = self._queued > MAX_QUEUED_BYTES
 
     def _sweep(self) -> None:
         """Remove the oldest casts (and stray tail segments) while the directory holds more than
@@ -285,9 +285,11 @@ class Recorder:
         if self._closed:
             return
         at = time.monotonic() - self._started
+        fresh = not self._events
         if self._lost:
             self._events.append((at, LOST, self._lost))
             self._lost = 0
         self._events.append((at, kind, payload))
         self._pending += size
-        self._store._noted(self, self._pending)
+        if fresh or self._pending >= FLUSH_BYTES:  # else the store has it among the dirty ones
+            self._store._noted(self, self._pending)

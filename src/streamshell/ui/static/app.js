@@ -83,8 +83,9 @@ function age(seconds) {
   return Math.floor(s / 86400) + "d";
 }
 
+// Plain ids while every session listed is of one session table; LABEL:ID once several clients have some.
 function label(session) {
-  return state.me.tables > 1 ? session.key : String(session.session_id);
+  return new Set(state.sessions.map((s) => s.table)).size > 1 ? session.key : String(session.session_id);
 }
 
 // Rows are kept per session and updated in place (a click must not land on a row being replaced).
