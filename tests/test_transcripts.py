@@ -11,6 +11,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from casts import cast_files, events, played
 from helpers import read_until, sh, start, start_until, wait_until
@@ -253,3 +255,29 @@ async def test_every_write_happens_on_the_writer_thread(
         assert out.exit_status == Exited(0)
     assert threads and all(name.startswith("streamshell-casts") for name in threads)
     assert threading.main_thread().name not in threads
+
+
+@given(st.text())
+def test_json_text_is_what_json_writes(text: str) -> None:
+    """The fast encoder gives json.dumps's bytes for any text (terminal output or not)."""
+    assert cast_module.json_text(text) == json.dumps(text, ensure_ascii=False).encode()
+
+
+def test_a_tail_of_escapes_is_cut_to_fit_the_cap(tmp_path: Path) -> None:
+    """Output whose JSON is six times its size (control characters) still fits: the tail's oldest
+    events are left out too, and counted."""
+    cap = 64 << 10
+    path = tmp_path / "x.cast"
+    head = cast_module.header(width=80, height=24, timestamp=0, command="x", env={}, title="x")
+    recorded = cast_module.CastFile(str(path), head, cap)
+    chunks = [bytes([i % 8]) * 4096 for i in range(200)]  # \x00..\x07: \u00XX each
+    for i, chunk in enumerate(chunks):
+        recorded.write([(i * 0.01, cast_module.OUTPUT, chunk)])
+    recorded.finish()
+    assert path.stat().st_size <= cap
+    pieces = played(path).split(b"\r\n\xe2\x80\xa6")
+    head_part, rest = pieces
+    counted, _, tail = rest.partition(b"\r\n")
+    whole = b"".join(chunks)
+    assert whole.startswith(head_part) and whole.endswith(tail)
+    assert len(head_part) + int(counted.split(b" ")[0]) + len(tail) == len(whole)
