@@ -274,16 +274,22 @@ class RecentOutput:
             self._trimmed = True
 
     def screen(self, rows: int, cols: int, *, pipes: bool = False) -> TerminalScreen:
-        """An emulator of ``rows`` x ``cols`` fed with the newest output: from a line start when
-        older output was dropped; a pipe's bare newlines as a terminal shows them."""
+        """An emulator of ``rows`` x ``cols`` fed with the newest output (:meth:`newest`)."""
+        screen = TerminalScreen(rows, cols)
+        screen.feed(self.newest(pipes=pipes))
+        return screen
+
+    def replay(self, *, pipes: bool = False) -> str:
+        """A cleared screen, then the newest output (:meth:`newest`) for a terminal to draw itself."""
+        return "\x1b[0m\x1b[H\x1b[2J" + self.newest(pipes=pipes).decode("utf-8", "replace")
+
+    def newest(self, *, pipes: bool = False) -> bytes:
+        """The newest ``limit`` bytes of output, from a line start when older output was left out;
+        a pipe's bare newlines as a terminal shows them."""
         data = b"".join(self._chunks)[-self._limit :]
         if self._trimmed or len(data) < self._size:
             data = data[data.find(b"\n") + 1 :]
-        if pipes:
-            data = data.replace(b"\n", b"\r\n")
-        screen = TerminalScreen(rows, cols)
-        screen.feed(data)
-        return screen
+        return data.replace(b"\n", b"\r\n") if pipes else data
 
 
 _PLAIN = "\x1b[0m"

@@ -432,7 +432,7 @@ class Session:
     def watch(self) -> Watch:
         """A watcher of the session from now on: its screen first (drawn from its newest output),
         then what happens to it (see :mod:`.watch`)."""
-        watch = Watch(self.id, self._screenshot, pipes=not self.tty)
+        watch = Watch(self.id, self._screenshot, self._replay, pipes=not self.tty)
         if self._exit_told and self.exit is not None:
             watch.exited(self.exit.code)
         if self._read_fd is None:  # closed already: nothing more will come
@@ -452,6 +452,10 @@ class Session:
     def _screenshot(self) -> ScreenShot:
         rows, cols = self._size
         return ScreenShot(rows, cols, self._recent.screen(rows, cols, pipes=not self.tty).ansi())
+
+    def _replay(self) -> ScreenShot:
+        rows, cols = self._size
+        return ScreenShot(rows, cols, self._recent.replay(pipes=not self.tty))
 
     def _pump(self) -> None:
         """Read what the kernel already holds, so a call returns everything printed so far."""

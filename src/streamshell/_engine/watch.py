@@ -3,8 +3,11 @@
 What a person's live view reads (the UI's terminal, ``streamshell attach``). A :class:`Watch`
 is an async iterator of :data:`WatchEvent`; the session calls its hooks on the event loop, and
 it never slows the session: output piles up for a slow reader at most :data:`MAX_PENDING`
-characters, past which what is pending is thrown away and the next event is the screen as it
-is then (a terminal redrawn is better than a terminal that skipped part of its input).
+characters, past which what is pending is thrown away and the next event redraws the screen
+from the session's newest output (a terminal redrawn is better than a terminal that skipped
+part of its input). The first screen is drawn exactly by a terminal emulator (``snapshot``);
+a redraw for a reader that fell behind during a flood replays the newest output on a cleared
+screen instead (``replay``: no emulator run on the loop each time the reader lags).
 Watching changes nothing for the session's calls: no output is taken from them.
 """
 
@@ -59,20 +62,22 @@ _RESYNC = object()
 class Watch:
     """One watcher of one session (``async for event in watch``; :meth:`aclose` stops watching).
 
-    ``snapshot`` draws the session's screen now; ``unsubscribe`` detaches the hooks. The
-    iteration ends after the session is closed and every event was read.
+    ``snapshot`` draws the session's screen now; ``replay`` redraws it cheaply (see above);
+    ``unsubscribe`` detaches the hooks. The iteration ends after the session is closed and every
+    event was read.
     """
 
     def __init__(
         self,
         session_id: int,
         snapshot: Callable[[], ScreenShot],
+        replay: Callable[[], ScreenShot],
         *,
         pipes: bool,
         max_pending: int | None = None,
     ) -> None:
         self.session_id = session_id
-        self._snapshot = snapshot
+        self._replay = replay
         self._pipes = pipes
         self._max_pending = MAX_PENDING if max_pending is None else max_pending
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -138,7 +143,8 @@ class Watch:
         if event is _RESYNC:  # the screen now holds the output queued behind it too
             self._queue = deque(e for e in self._queue if not isinstance(e, OutputText))
             self._pending = 0
-            return self._snapshot()
+            self._decoder.reset()  # the redraw holds any character cut short at its end
+            return self._replay()
         if isinstance(event, OutputText):
             self._pending -= len(event.text)
         assert isinstance(event, ScreenShot | OutputText | Resized | SessionExit)
