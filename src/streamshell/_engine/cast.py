@@ -145,10 +145,14 @@ _FRAME = struct.Struct("<dcI")
 """A tail segment holds events as they came: time, type, payload length, then the payload."""
 
 
-def _frame(event: Event) -> bytes:
-    at, kind, payload = event
+SEGMENT_BUFFER = 1 << 20
+"""A tail segment's write buffer: a flood reaches it in 4 KiB reads, written out 1 MiB at a time."""
+
+
+def _payload(kind: str, payload: Any) -> bytes:
+    """An event's payload as its frame holds it."""
     data: bytes = b"%d %d" % payload if kind == RESIZE else b"%d" % payload if kind == LOST else payload
-    return _FRAME.pack(at, kind[0].encode(), len(data)) + data
+    return data
 
 
 def _unframed(data: bytes) -> Iterator[Event]:
@@ -260,16 +264,18 @@ class CastFile:
     def _to_tail(self, group: list[Event]) -> None:
         """A group into the tail: one frame (merged output is one event already)."""
         at, kind, payload = group[0]
-        if kind == OUTPUT and len(group) > 1:
-            payload = b"".join(p for _, _, p in group)
-        frame = _frame((at, kind, payload))
+        pieces = [p for _, _, p in group] if kind == OUTPUT else [_payload(kind, payload)]
+        length = sum(len(p) for p in pieces)
+        size = _FRAME.size + length
         segment = self._tail[-1] if self._tail else None
-        if segment is None or (segment.size and segment.size + len(frame) > self._cap // 4):
+        if segment is None or (segment.size and segment.size + size > self._cap // 4):
             segment = self._new_segment()
-        segment.file.write(frame)
-        segment.size += len(frame)
+        segment.file.write(_FRAME.pack(at, kind[0].encode(), length))
+        for piece in pieces:  # into the segment's buffer as they are: no joined copy
+            segment.file.write(piece)
+        segment.size += size
         if kind == OUTPUT:
-            segment.output_bytes += len(payload)
+            segment.output_bytes += length
 
     def _new_segment(self) -> _Segment:
         """Start the next tail segment; with two already, the older one's events are elided."""
@@ -286,7 +292,7 @@ class CastFile:
             self._elided += older.output_bytes
         path = f"{self.path}{TAIL_SUFFIX}{self._next_segment % 2}"
         self._next_segment += 1
-        segment = _Segment(path, open(path, "wb"))  # noqa: SIM115 (closed in _close or on rotation)
+        segment = _Segment(path, open(path, "wb", buffering=SEGMENT_BUFFER))  # noqa: SIM115 (closed in _close or on rotation)
         self._tail.append(segment)
         return segment
 
