@@ -136,6 +136,27 @@ async def test_sessions_of_every_client_are_listed_and_watched_read_only(
         assert "no session 1:7 is listed" in missing.text
 
 
+async def test_two_clients_sessions_are_both_listed_and_watched(
+    server: RunningServer, page: httpx2.AsyncClient
+) -> None:
+    """Whether the server gives each client its own session table or one for all, the page lists
+    every client's sessions, each under a key that watches it."""
+    async with connect(server) as first, connect(server) as second:
+        for client, name in ((first, "first"), (second, "second")):
+            text, _ = await call_tool(client, "exec_command", {**CAT, "cmd": f"echo {name}-client; exec cat"})
+            session_id = int(re.findall(r"session ID (\d+)", text)[0])
+            await mcp_read_until(client, session_id, f"{name}-client", seen=body(text))
+        listed = {s["command"]: s["key"] for s in (await page.get("/ui/api/sessions")).json() if s["live"]}
+        assert set(listed) == {"echo first-client; exec cat", "echo second-client; exec cat"}, listed
+        for command, key in listed.items():
+            async with page.stream("GET", f"/ui/api/sessions/{key.replace(':', '/')}/stream") as stream:
+                screen = await httpx2.EventSource(stream).__aiter__().__anext__()
+                assert (
+                    screen.event == "screen"
+                    and command.split()[1].rstrip(";") in json.loads(screen.data)["text"]
+                )
+
+
 async def test_with_ui_input_a_person_types_into_a_session_and_kills_it(typing_server: RunningServer) -> None:
     page = await page_client(typing_server)
     try:
