@@ -37,16 +37,8 @@ DETACH = b"\x1d"
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 
 
-def add_attach(sub: Any) -> None:
-    p = sub.add_parser(
-        "attach",
-        help="show a session of a running server live in this terminal (Ctrl-] detaches)",
-        description=(
-            "Show session ID of the server at --url live in this terminal: its current screen, then its "
-            f"output as it comes. Ctrl-] detaches. Needs the server's token in ${TOKEN_ENV}. ID is the "
-            "session id, or LABEL:ID when several clients have sessions (the page at /ui shows both)."
-        ),
-    )
+def add_attach_flags(p: argparse.ArgumentParser) -> None:
+    """``attach``'s arguments."""
     p.add_argument("id", metavar="ID", help="the session: its id, or LABEL:ID")
     p.add_argument("--url", default=DEFAULT_URL, help=f"the server (default {DEFAULT_URL})")
     p.add_argument(
@@ -54,10 +46,15 @@ def add_attach(sub: Any) -> None:
         action="store_true",
         help="send what is typed to the session (the server must run with --ui-input); default: watch only",
     )
-    p.set_defaults(run=attach)
 
 
 def attach(args: argparse.Namespace) -> int:
+    """Show a session of a running server live in this terminal (Ctrl-] detaches).
+
+    Show session ID of the server at --url live in this terminal: its current screen, then its
+    output as it comes. Ctrl-] detaches. Needs the server's token in ${token_env}. ID is the
+    session id, or LABEL:ID when several clients have sessions (the page at /ui shows both).
+    """
     token = os.environ.get(TOKEN_ENV)
     if not token:
         print(
