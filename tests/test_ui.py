@@ -6,10 +6,12 @@ The page itself, in a real browser: tests/test_ui_browser.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -136,25 +138,97 @@ async def test_sessions_of_every_client_are_listed_and_watched_read_only(
         assert "no session 1:7 is listed" in missing.text
 
 
-async def test_two_clients_sessions_are_both_listed_and_watched(
-    server: RunningServer, page: httpx2.AsyncClient
-) -> None:
+@pytest.mark.parametrize("shared", [False, True], ids=["a table per client", "shared-sessions"])
+async def test_two_clients_sessions_are_both_listed_and_watched(casts: Path, shared: bool) -> None:
     """Whether the server gives each client its own session table or one for all, the page lists
-    every client's sessions, each under a key that watches it."""
-    async with connect(server) as first, connect(server) as second:
-        for client, name in ((first, "first"), (second, "second")):
-            text, _ = await call_tool(client, "exec_command", {**CAT, "cmd": f"echo {name}-client; exec cat"})
-            session_id = int(re.findall(r"session ID (\d+)", text)[0])
-            await mcp_read_until(client, session_id, f"{name}-client", seen=body(text))
-        listed = {s["command"]: s["key"] for s in (await page.get("/ui/api/sessions")).json() if s["live"]}
-        assert set(listed) == {"echo first-client; exec cat", "echo second-client; exec cat"}, listed
-        for command, key in listed.items():
-            async with page.stream("GET", f"/ui/api/sessions/{key.replace(':', '/')}/stream") as stream:
-                screen = await httpx2.EventSource(stream).__aiter__().__anext__()
-                assert (
-                    screen.event == "screen"
-                    and command.split()[1].rstrip(";") in json.loads(screen.data)["text"]
+    every client's sessions, each under a key that watches it. A client that leaves takes its table
+    (and its sessions) with it, but its ended sessions stay listed; under --shared-sessions its
+    sessions live on."""
+    server = start_server(*(["--shared-sessions"] if shared else []))
+    page = await page_client(server)
+    try:
+        async with connect(server) as second:
+            async with connect(server) as first:
+                for client, name in ((first, "first"), (second, "second")):
+                    text, _ = await call_tool(
+                        client, "exec_command", {**CAT, "cmd": f"echo {name}-client; exec cat"}
+                    )
+                    session_id = int(re.findall(r"session ID (\d+)", text)[0])
+                    await mcp_read_until(client, session_id, f"{name}-client", seen=body(text))
+                listed = {
+                    s["command"]: s["key"] for s in (await page.get("/ui/api/sessions")).json() if s["live"]
+                }
+                first_key, second_key = (
+                    listed["echo first-client; exec cat"],
+                    listed["echo second-client; exec cat"],
                 )
+                assert len(listed) == 2 and (first_key, second_key) == (
+                    ("1:0", "1:1") if shared else ("1:0", "2:0")
+                )
+                for command, key in listed.items():
+                    async with page.stream(
+                        "GET", f"/ui/api/sessions/{key.replace(':', '/')}/stream"
+                    ) as stream:
+                        screen = await httpx2.EventSource(stream).__aiter__().__anext__()
+                        assert (
+                            screen.event == "screen"
+                            and command.split()[1].rstrip(";") in json.loads(screen.data)["text"]
+                        )
+
+            # Under per-client tables the first client's manager closes in the background: its
+            # session is listed as ended once that began.
+            deadline = time.monotonic() + 60
+            while True:
+                states = {s["key"]: s["live"] for s in (await page.get("/ui/api/sessions")).json()}
+                if shared or not states.get(first_key, True) or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            assert states == {first_key: shared, second_key: True}, states
+    finally:
+        await page.aclose()
+        stop(server)
+
+
+async def test_watching_streams_outlive_the_header_timeout(casts: Path) -> None:
+    """The HTTP header timeout closes a connection that sends no request head in time, never one
+    whose request is being answered: the page's session list and a session's watch stream (which
+    attach reads too) stay open, and keep delivering, well past it."""
+    server = start_server("--header-timeout", "1")
+    page = await page_client(server)
+    try:
+        async with connect(server) as client:
+            text, _ = await call_tool(client, "exec_command", {**CAT, "cmd": "echo started; exec cat"})
+            await mcp_read_until(client, 0, "started", seen=body(text))
+            async with (
+                page.stream("GET", "/ui/api/events") as listing,
+                page.stream("GET", "/ui/api/sessions/1/0/stream") as watching,
+            ):
+                list_events = httpx2.EventSource(listing).__aiter__()
+                watch_events = httpx2.EventSource(watching).__aiter__()
+                assert (await anext(watch_events)).event == "screen"
+                assert len(json.loads((await anext(list_events)).data)) == 1
+                # A connection opened after both streams, sending nothing: once the server has closed it,
+                # the streams have been open longer than the header timeout.
+                host, port = server.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+                reader, writer = await asyncio.open_connection(host.strip("[]"), int(port))
+                try:
+                    assert await asyncio.wait_for(reader.read(), 60) == b""
+                finally:
+                    writer.close()
+                await call_tool(client, "write_stdin", {"session_id": 0, "chars": "after the timeout\n"})
+                seen = ""
+                while "after the timeout" not in seen:
+                    event = await asyncio.wait_for(anext(watch_events), 60)
+                    if event.event == "output":
+                        seen += json.loads(event.data)["text"]
+                await call_tool(client, "exec_command", {**CAT, "cmd": "echo second; exec cat"})
+                while True:
+                    event = await asyncio.wait_for(anext(list_events), 60)
+                    if event.event == "sessions" and len(json.loads(event.data)) == 2:
+                        break
+    finally:
+        await page.aclose()
+        stop(server)
 
 
 async def test_with_ui_input_a_person_types_into_a_session_and_kills_it(typing_server: RunningServer) -> None:
