@@ -205,7 +205,8 @@ async def test_watching_streams_outlive_the_header_timeout(casts: Path) -> None:
             ):
                 list_events = httpx2.EventSource(listing).__aiter__()
                 watch_events = httpx2.EventSource(watching).__aiter__()
-                assert (await anext(watch_events)).event == "screen"
+                first = await anext(watch_events)
+                assert first.event == "screen", first.data
                 assert len(json.loads((await anext(list_events)).data)) == 1
                 # A connection opened after both streams, sending nothing: once the server has closed it,
                 # the streams have been open longer than the header timeout.
@@ -285,6 +286,23 @@ async def test_no_transcripts_and_no_ui(casts: Path) -> None:
     finally:
         stop(running)
     assert not casts.exists()
+
+
+async def test_a_default_cast_directory_that_cannot_be_made_records_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server whose user has no writable home (a service user) still serves: the default
+    location is not the person's mistake (an explicit bad --transcripts is: see below)."""
+    monkeypatch.setenv("XDG_STATE_HOME", "/proc/no-state")
+    running = start_server()
+    try:
+        async with connect(running) as client:
+            await call_tool(client, "exec_command", CAT)
+            [info] = json.loads((await call_tool(client, "list_sessions", {}))[0])
+            assert "cast" not in info
+    finally:
+        log = stop(running)
+    assert "sessions are not recorded: transcript_dir = '/proc/no-state/streamshell/casts'" in log, log
 
 
 async def test_the_directory_lists_every_managers_sessions() -> None:

@@ -223,7 +223,11 @@ def serve(args: argparse.Namespace) -> int:
         # The reference's schema comes with the reference's texts: no header line it never had
         # (clients still get each exit as an MCP notification).
         options = dataclasses.replace(options, exit_notices=False)
-    transcripts = _transcripts(options) if args.ray is None else None  # a cluster's nodes record
+    transcripts = None  # a cluster's nodes record
+    if args.ray is None:
+        transcripts = _transcripts(options)
+        if transcripts is None:  # nothing to record into: the managers must not try on their own
+            options = dataclasses.replace(options, transcript_dir=None)
     factory = _backend_factory(args.ray, options, transcripts)
     if factory is None:
         return EXIT_RUNTIME
@@ -275,9 +279,11 @@ def _working_directory() -> str | None:
 
 def _transcripts(options: ManagerOptions) -> TranscriptStore | None:
     """The one store every client's session manager records into (its directory created now, so
-    a bad one is refused before serving)."""
+    a bad one is refused before serving). The default location that cannot be made (a service
+    user without a writable home) is not the person's mistake: a warning, and nothing recorded."""
     if options.transcript_dir is None:
         return None
+    from .._engine.options import default_transcript_dir
     from .._engine.transcripts import TranscriptStore
 
     try:
@@ -287,7 +293,10 @@ def _transcripts(options: ManagerOptions) -> TranscriptStore | None:
             max_total_bytes=options.max_transcripts_bytes,
         )
     except ValueError as e:
-        raise UsageError(f"--transcripts: {e}") from None
+        if options.transcript_dir != default_transcript_dir():
+            raise UsageError(f"--transcripts: {e}") from None
+        log.warning("sessions are not recorded: %s (choose a directory with --transcripts DIR)", e)
+        return None
 
 
 def _ui(
