@@ -193,8 +193,9 @@ class RaySessionManager:
 
     @property
     def profile(self) -> Profile:
-        """Whose tools and texts the sessions speak: always the reference's on a cluster."""
-        return self.options.profile
+        """Whose tools and texts the sessions speak: the reference's, the only profile a cluster
+        serves (:func:`unsupported` refuses the others before anything starts)."""
+        return Profile.REFERENCE
 
     @property
     def closed(self) -> bool:
