@@ -23,6 +23,7 @@ from . import (
     progress_text,
     prompt_start,
     raw_engine,
+    recording,
     repl,
     sandbox,
     spawn,
@@ -50,6 +51,7 @@ METRICS: tuple[tuple[str, Callable[[Sizes], Awaitable[list[Row]]]], ...] = (
     ("progress_text", progress_text.rows),
     ("raw_engine", raw_engine.rows),
     ("idle_cpu", idle_cpu.rows),
+    ("recording", recording.rows),
 )
 DEFAULT_OUTPUT = REPO / "BENCHMARKS.md"
 

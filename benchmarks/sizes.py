@@ -41,6 +41,8 @@ class Sizes:
     idle_seconds: float
     """How long 100 idle sessions are watched for CPU, per sample."""
     idle_pairs: int
+    recording_pairs: int
+    """Transfers of the throughput row's size, without and with recording, alternating."""
 
 
 FULL = Sizes(
@@ -66,6 +68,7 @@ FULL = Sizes(
     raw_pairs=7,
     idle_seconds=2.0,
     idle_pairs=3,
+    recording_pairs=5,
 )
 
 QUICK = Sizes(
@@ -91,6 +94,7 @@ QUICK = Sizes(
     raw_pairs=6,
     idle_seconds=1.0,
     idle_pairs=2,
+    recording_pairs=4,
 )
 
 TOY = Sizes(
@@ -116,4 +120,5 @@ TOY = Sizes(
     raw_pairs=1,
     idle_seconds=0.2,
     idle_pairs=1,
+    recording_pairs=1,
 )

@@ -240,3 +240,15 @@ async def mcp_read_until(
         seen += body(text)
         chars = ""
     return seen
+
+
+async def watched_until(events: Any, needle: str, timeout: float = 60.0) -> str:
+    """Read a watch's output events (nothing else may come) until ``needle`` has appeared in them."""
+    from streamshell import OutputText
+
+    seen = ""
+    while needle not in seen:
+        event = await asyncio.wait_for(anext(events), timeout)
+        assert isinstance(event, OutputText), (event, seen)
+        seen += event.text
+    return seen

@@ -247,3 +247,12 @@ CLAUDE_CODE = Package(
     "2.1.197",
 )
 """Claude Code (a native binary; runs on Node 20's machine)."""
+
+PLAYWRIGHT = Package(
+    "playwright-core-1.65.1",
+    ("playwright-core@1.65.1",),
+    ("node", "-e", "console.log(require('playwright-core/package.json').version)"),
+    "1.65.1",
+)
+"""Playwright's library without its browser download (which this machine cannot reach): it drives
+Debian's Chromium (``/usr/bin/chromium``) for the page's browser test."""

@@ -17,6 +17,7 @@ METRICS = (
     "MCP over stdio:",
     "cold start:",
     "cluster:",
+    "recording:",
 )
 
 

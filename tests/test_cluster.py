@@ -9,21 +9,26 @@ import json
 import os
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 import ray
 
-from helpers import alive, body, read_until, sh, start, wait_until
+from casts import played
+from helpers import alive, body, read_until, sh, start, start_until, wait_until, watched_until
 from ray_cluster import SOLO_RESOURCE, ZONE_LABEL, LocalCluster, ray_manager
 from streamshell import (
     Ongoing,
+    SessionEndedError,
     SessionLostError,
     SessionManager,
     SpawnError,
     WriteStdinParams,
     handle_function_call,
 )
+from streamshell._engine.watch import ScreenShot
+from streamshell.ui.directory import SessionDirectory
 
 pytestmark = pytest.mark.xdist_group("ray")
 
@@ -409,3 +414,31 @@ async def test_closing_leaves_no_process_on_any_node(ray_cluster: LocalCluster) 
     result = await handle_function_call(m, "write_stdin", {"session_id": 0, "chars": ""})
     assert result.content == "the session manager is closed"
     assert sids == [0, 1, 2, 3]
+
+
+async def test_people_watch_and_type_into_sessions_on_the_nodes(
+    ray_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """What the page and `streamshell attach` need of a cluster: the sessions with their node, a live
+    one watched from its node's actor (its screen first), typed into as write_stdin's input goes,
+    and the ended ones, each recorded as a cast on its node (this machine here)."""
+    directory = SessionDirectory()
+    async with ray_manager(ray_cluster, transcript_dir=str(tmp_path)) as m:
+        directory.add(m)
+        sid, _ = await start_until(m, "printf 'on a node\\n'; exec cat", "on a node")
+        [listed] = await directory.sessions()
+        assert listed.live and listed.info.node in ray_cluster.node_ids
+        events = m.watch(sid)
+        first = await anext(events)
+        assert isinstance(first, ScreenShot) and "on a node" in first.text
+        await m.send_input(sid, "typed\n")
+        await watched_until(events, "typed\r\ntyped\r\n")
+        assert "typed\r\ntyped" in await read_until(m, sid, "typed\r\ntyped")  # the calls get it all
+        await m.kill_session(sid)
+        [ended] = await m.ended_sessions()
+        assert ended.node == listed.info.node and ended.exit_code is not None and ended.exit_code > 128
+        await events.aclose()
+        with pytest.raises(SessionEndedError, match=f"session id {sid} was killed"):
+            await anext(m.watch(sid))
+    assert ended.cast is not None
+    assert played(ended.cast) == b"on a node\r\ntyped\r\ntyped\r\n"

@@ -20,9 +20,9 @@ from streamshell.agent.config import (
 ACCEPTED = (
     "accepted keys: model, base_url, experimental_use_exec_command_tool, experimental_instructions_file, "
     "ray_address, max_sessions, keep_unread_output, max_yield_time_ms, cwd, return_on_input_wait, "
-    "exit_notices, profile, parent_death_signal, containment, sandbox_mode, "
-    "sandbox_workspace_write.writable_roots, sandbox_workspace_write.network_access, max_memory, "
-    "max_processes, max_cpu"
+    "exit_notices, profile, parent_death_signal, containment, transcript_dir, max_cast_bytes, "
+    "max_transcripts_bytes, sandbox_mode, sandbox_workspace_write.writable_roots, "
+    "sandbox_workspace_write.network_access, max_memory, max_processes, max_cpu"
 )
 
 

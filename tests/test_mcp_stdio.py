@@ -145,12 +145,15 @@ STARTUP_PATH = {
     "streamshell.cli.main",
     "streamshell.cli.flags",
     "streamshell.cli.serve",
+    "streamshell.cli.attach",  # its subcommand's flags
     "streamshell.profiles",
     "streamshell._engine",
     "streamshell._engine.options",  # the manager options the serve flags are parsed into
     "streamshell._engine.environment",  # their check of environment entries
     "streamshell._engine.sandbox",  # the sandbox option's policy, checked at start (bwrap runs once)
     "streamshell._engine.resource_limits",  # the limits option's declaration (not how they are enforced)
+    "streamshell._engine.transcripts",  # the cast store: a bad --transcripts is refused before serving
+    "streamshell._engine.cast",
     "streamshell.tools",
     "streamshell.tools.names",
     "streamshell.mcp",
@@ -163,7 +166,8 @@ STARTUP_PATH = {
     "streamshell.errors",  # which _parsing imports
 }
 """streamshell's modules on the way from launching `streamshell serve` to answering `initialize`:
-the command line, the flags and the server; not the engine, the tools or the agent's config."""
+the command line, the flags and the server (and the cast store, stdlib only); not the engine, the
+tools or the agent's config."""
 
 RECORD_IMPORTS = """
 import atexit, sys

@@ -5,6 +5,7 @@ run by `uvx` and by `pipx run` with no extra syntax.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -61,12 +62,24 @@ def test_the_sdist_and_wheel_carry_the_package_and_its_metadata(dist: Path) -> N
         names = tar.getnames()
     assert any(n.endswith("/src/streamshell/mcp/server.py") for n in names)
     with zipfile.ZipFile(_wheel(dist)) as wheel:
-        [metadata] = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+        wheel_names = wheel.namelist()
+        [metadata] = [n for n in wheel_names if n.endswith(".dist-info/METADATA")]
         text = wheel.read(metadata).decode()
         entry_points = wheel.read(metadata.replace("METADATA", "entry_points.txt")).decode()
     assert "License-Expression: MIT" in text
     assert "Requires-Dist: mcp<3,>=2.3\n" in text
     assert "streamshell = streamshell.cli:main" in entry_points
+    for name in _page_files():  # the page at /ui and what it runs, with the licences
+        assert f"streamshell/ui/{name}" in wheel_names, name
+        assert any(n.endswith(f"/src/streamshell/ui/{name}") for n in names), name
+
+
+def _page_files() -> list[str]:
+    ui = ROOT / "src" / "streamshell" / "ui"
+    vendored = json.loads((ui / "vendor" / "VENDORED.json").read_text())
+    files = [f"vendor/{name}" for package in vendored.values() for name in package["files"]]
+    assert any(name.endswith("/LICENSE") for name in files)
+    return [*(f"static/{p.name}" for p in (ui / "static").iterdir()), "vendor/VENDORED.json", *files]
 
 
 async def _stdio_smoke(command: str, args: list[str], env: dict[str, str] | None = None) -> None:

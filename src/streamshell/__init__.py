@@ -23,7 +23,9 @@ if TYPE_CHECKING:  # the names, for type checkers; at run time each is imported 
     from ._engine.manager import SessionManager
     from ._engine.options import ManagerOptions
     from ._engine.resource_limits import ResourceLimits
+    from ._engine.transcripts import TranscriptStore
     from ._engine.truncation import truncate_middle
+    from ._engine.watch import OutputText, Resized, ScreenShot, SessionExit
     from .adapters import (
         agents_function_tools,
         anthropic_tool_results,
@@ -58,7 +60,9 @@ _PUBLIC = {
     "SessionManager": "._engine.manager",
     "ManagerOptions": "._engine.options",
     "ResourceLimits": "._engine.resource_limits",
+    "TranscriptStore": "._engine.transcripts",
     "truncate_middle": "._engine.truncation",
+    **dict.fromkeys(("OutputText", "Resized", "ScreenShot", "SessionExit"), "._engine.watch"),
     **dict.fromkeys(
         (
             "agents_function_tools",

@@ -106,7 +106,9 @@ class ExecCommandOutput:
     terminal (or stdin); ``matched``: because the output matched ``wait_for``;
     ``wait_for_abandoned``: the pattern took too long and was given up. ``exit_notices``:
     other sessions that exited while nobody watched, told once. ``view_fallback``: why the
-    view the call asked for could not be drawn; ``output`` is then the raw view's.
+    view the call asked for could not be drawn; ``output`` is then the raw view's. ``cast``:
+    the session's recording (set by ``kill_session`` only, whose text then names it on a
+    ``Transcript:`` line: the reference's calls keep their text).
     """
 
     wall_time: float
@@ -123,6 +125,7 @@ class ExecCommandOutput:
     wait_for_abandoned: bool = False
     exit_notices: tuple[ExitNotice, ...] = ()
     view_fallback: str | None = None
+    cast: str | None = None
     limit_notes: tuple[str, ...] = ()
     """Header lines naming the resource limits the exited session ran into."""
 
@@ -154,6 +157,8 @@ class ExecCommandOutput:
         if self.view_fallback:
             lines.append(f"Warning: {self.view_fallback}; the output is shown raw")
         lines += [notice.text for notice in self.exit_notices]
+        if self.cast is not None:
+            lines.append(f"Transcript: {self.cast}")
         lines.append("Output:")
         lines.append(self.output)
         return "\n".join(lines)
@@ -169,7 +174,8 @@ class SessionInfo:
 
     ``waiting_for_input``: its program waits for input now (one look at the kernel's state;
     always False where that cannot be read); ``unread_bytes``: output printed since the last
-    call took some, which the next call returns.
+    call took some, which the next call returns. ``cast``: the path of its asciicast recording
+    (on its node, on a cluster), when its manager records them.
     """
 
     session_id: int
@@ -183,6 +189,7 @@ class SessionInfo:
     node: str | None = None
     waiting_for_input: bool = False
     unread_bytes: int = 0
+    cast: str | None = None
 
     @property
     def running(self) -> bool:

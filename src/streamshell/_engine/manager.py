@@ -5,6 +5,11 @@ group and its own cell (:mod:`.containment`: a cgroup, or a marker), and all of 
 killed (SIGHUP/SIGTERM, then SIGKILL) when its exit has been reported, when it is
 killed or pruned, when the manager closes, and at interpreter exit if the owner never
 closed the manager; by the watchdog if the owner dies (:mod:`.supervisor`).
+
+For people watching (the UI, ``streamshell attach``) a manager also records its sessions
+(``transcript_dir``: :mod:`.transcripts`), lets them be watched live (:meth:`SessionManager.watch`)
+and typed into (:meth:`SessionManager.send_input`), and remembers the sessions that left its
+table (:meth:`SessionManager.ended_sessions`).
 """
 
 from __future__ import annotations
@@ -51,10 +56,12 @@ from .options import ManagerOptions, Rejected
 from .posix_spawn import SetupError
 from .sandbox import Sandbox, SandboxUnavailable
 from .session import CallEnd, OutputCallback, Session
-from .spawn import COLS, Launch, LaunchError, Spawned, spawn_pipes, spawn_pty
+from .spawn import COLS, ROWS, Launch, LaunchError, Spawned, spawn_pipes, spawn_pty
 from .supervisor import Supervisor, kill_now
+from .transcripts import TranscriptStore
 from .truncation import TOKEN_BYTES
 from .views import render_view
+from .watch import Watch
 
 MAX_CALL_WINDOW = 64 << 20
 """However large a call's token budget, a session keeps at most this many bytes at each end."""
@@ -72,6 +79,8 @@ started it: a cancelled start kills its session."""
 LIST_PROBE_BUDGET = 0.01
 """Seconds one ``list_sessions`` may spend looking at the kernel's state (``waiting_for_input``):
 a look costs up to a millisecond or two for a program with many threads, on the event loop."""
+ENDED_SHOWN = 256
+"""Ended sessions :meth:`SessionManager.ended_sessions` keeps as they were last seen."""
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +124,16 @@ class SessionManager:
     Configured by one :class:`ManagerOptions`, given as it is or as keyword arguments
     (``SessionManager(max_sessions=8)``); see there for every option and its default.
 
-    Two more keywords are for programs that embed managers (a cluster's node runs one per
+    More keywords are for programs that embed managers (a cluster's node runs one per
     client): ``environ`` is the environment sessions inherit, filtered by the options
     (default: this process's, as it is now); ``on_retire(session_id)`` is called whenever
     a session leaves the table, however it went (exit reported, killed, pruned, closed).
     Managers of one process may share a ``supervisor`` (the kill mechanism and the watchdog;
-    made with the same options), as the MCP server's per-client managers do.
+    made with the same options), as the MCP server's per-client managers do. ``transcripts``
+    is a :class:`.transcripts.TranscriptStore` to record into, shared by several managers (a
+    server's clients: its owner closes it), instead of one of the manager's own for
+    ``transcript_dir``. A ``transcript_dir`` that cannot be created is a ``ValueError`` that
+    says why.
     """
 
     def __init__(
@@ -131,6 +144,7 @@ class SessionManager:
         environ: Mapping[str, str] | None = None,
         on_retire: Callable[[int], None] | None = None,
         supervisor: Supervisor | None = None,
+        transcripts: TranscriptStore | None = None,
         **kwargs: Any,
     ) -> None:
         if options is not None and kwargs:
@@ -161,6 +175,20 @@ class SessionManager:
         """Limits a retired session ran into, until its result reports them."""
         self._unreleased: list[LimitCell] = []
         """Limit cgroups of retired sessions that still held dying processes: removed later."""
+        # The store before the supervisor: it may refuse its directory (ValueError) before one is attached.
+        self._transcripts = transcripts
+        self._owns_transcripts = transcripts is None and opts.transcript_dir is not None
+        if self._owns_transcripts:
+            assert opts.transcript_dir is not None
+            try:
+                self._transcripts = TranscriptStore(
+                    opts.transcript_dir,
+                    max_cast_bytes=opts.max_cast_bytes,
+                    max_total_bytes=opts.max_transcripts_bytes,
+                )
+            except BaseException:
+                self._limiter.close()
+                raise
         self._supervisor = supervisor if supervisor is not None else Supervisor(opts, self._base_env[False])
         try:
             self._supervisor.attach()
@@ -169,6 +197,7 @@ class SessionManager:
             raise
         self._owned: dict[int, Cell] = {}
         """Each live session's process group and cell: killed at once if the manager is never closed."""
+        self._shown_ended: OrderedDict[int, SessionInfo] = OrderedDict()
         self._closed = False
         self._detached = False
         self._finalizer = weakref.finalize(self, kill_now, self._owned)
@@ -177,6 +206,11 @@ class SessionManager:
     def profile(self) -> Profile:
         """Whose tools, texts and rules this manager follows (``ManagerOptions.profile``)."""
         return self.options.profile
+
+    @property
+    def closed(self) -> bool:
+        """:meth:`aclose` was called: no new calls."""
+        return self._closed
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -285,6 +319,27 @@ class SessionManager:
         session.look_for_input_wait()
         return session.info()
 
+    def ended_sessions(self) -> list[SessionInfo]:
+        """The last :data:`ENDED_SHOWN` sessions that left the table (exit reported, killed, pruned,
+        closed), oldest first, as last seen (the exit code of a killed one once it is dead)."""
+        return list(self._shown_ended.values())
+
+    def watch(self, session_id: int) -> Watch:
+        """Watch a live session (``async for event in m.watch(id)``, then ``aclose()``): its screen
+        as it is now, then its output, resizes and exit as they come (:mod:`.watch`). Nothing is
+        taken from its calls. Raises as the calls do for a session that is unknown or gone."""
+        self._check_open()
+        return self._get(session_id).watch()
+
+    async def send_input(self, session_id: int, chars: str) -> None:
+        """Type ``chars`` into a session without collecting its output: what a person watching it
+        types. The input path of ``write_stdin`` (queued, written without blocking, ``\u0003``
+        interrupts; its errors), recorded in the cast as input; the output stays for the next call."""
+        self._check_open()
+        session = self._get(session_id)
+        if chars:
+            session.write(chars.encode())
+
     def subscribe_exit_notices(self, listener: ExitListener) -> Callable[[], None]:
         """Call ``listener`` at once whenever a session exits while no call waits on it (the same
         notice the next result carries); returns the function that unsubscribes it."""
@@ -306,10 +361,13 @@ class SessionManager:
                 captured = session.take(self._idle_window)
                 self._retire(session, f"was killed (exit code {exit.code})")
         except SessionEndedError:  # a call in flight saw the exit and reported it first
-            return ExecCommandOutput(time.monotonic() - started, exit, None, "", session_id=session_id)
+            return ExecCommandOutput(
+                time.monotonic() - started, exit, None, "", session_id=session_id, cast=session.cast
+            )
         finally:
             self._killing.discard(session_id)
-        return self._result(started, captured, exit, session_id, max_output_tokens)
+        result = self._result(started, captured, exit, session_id, max_output_tokens)
+        return dataclasses.replace(result, cast=session.cast)
 
     async def run(
         self,
@@ -367,6 +425,8 @@ class SessionManager:
             self._retire(session, "was killed when the session manager closed")
         while self._cleanups:
             await asyncio.gather(*self._cleanups, return_exceptions=True)
+        if self._owns_transcripts and self._transcripts is not None:
+            await self._transcripts.aclose()
         if not self._detached:
             self._detached = True
             self._release_limit_cells()
@@ -413,6 +473,18 @@ class SessionManager:
             raise SpawnError(session_id, str(e), os_error=e.os_error, profile=self.profile) from None
         if victim is not None:
             self._prune(victim)
+        recorder = None
+        if self._transcripts is not None:
+            launch_env = self._base_env[params.tty]
+            env = {name: launch_env[name] for name in ("TERM",) if name in launch_env}
+            recorder = self._transcripts.recorder(
+                session_id,
+                command=params.cmd,
+                env={**env, "SHELL": params.shell},
+                pipes=not params.tty,
+                rows=ROWS,
+                cols=COLS,
+            )
         session = Session(
             session_id,
             params.cmd,
@@ -423,6 +495,7 @@ class SessionManager:
             profile=self.profile,
             screen=params.view == SCREEN_VIEW,
             on_done=self._session_done,
+            recorder=recorder,
         )
         self._sessions[session_id] = session
         self._limit_cells[session_id] = limit_cell
@@ -671,6 +744,7 @@ class SessionManager:
         limit_cell = self._limit_cells.pop(session.id)
         if session.exit is not None:
             self._limit_notes[session.id] = limit_cell.hits(session.exit.code)
+        self._show_ended(session)
         if self._on_retire is not None:
             self._on_retire(session.id)
         if session.release_if_finished():
@@ -683,10 +757,17 @@ class SessionManager:
             await session.dispose(self.options.kill_grace)
         finally:
             self._disown(session.pid, limit_cell)
+            if session.id in self._shown_ended:  # now with the exit code its kill gave it
+                self._shown_ended[session.id] = session.info()
 
     def _release_limit_cells(self) -> None:
         """Remove the limit cgroups of sessions whose last processes have died since."""
         self._unreleased = [cell for cell in self._unreleased if not cell.release()]
+
+    def _show_ended(self, session: Session) -> None:
+        self._shown_ended[session.id] = session.info()
+        while len(self._shown_ended) > ENDED_SHOWN:
+            self._shown_ended.popitem(last=False)
 
     def _own(self, pgid: int, cell: Cell) -> None:
         """A new session: killed at interpreter exit, or by the watchdog if we die."""

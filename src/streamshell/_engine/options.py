@@ -76,10 +76,12 @@ class OptionDoc:
     """An option's rule, its help line, and whether people set it (flags, config keys).
 
     ``flag`` and ``key`` name the flag and config key when they are not the option's name
-    (Codex's names: ``sandbox_mode``, ``sandbox_workspace_write.network_access``, a dot for a
-    table); ``command_default`` is the default of ``serve`` and ``agent`` when it differs from
-    the library's; ``parts`` are set one by one (see :class:`Part`); ``repeat``: the flag is
-    given once per item of a list.
+    (``--transcripts`` for ``transcript_dir``; Codex's names: ``sandbox_mode``,
+    ``sandbox_workspace_write.network_access``, a dot for a table); ``command_default`` is the
+    default of ``serve`` and ``agent`` when it differs from the library's (a function when it
+    reads the environment); an optional option whose command default is not None also gets
+    ``--no-FLAG`` for None, helped by ``off_help``; ``parts`` are set one by one (see
+    :class:`Part`); ``repeat``: the flag is given once per item of a list.
     """
 
     rule: Rule
@@ -88,6 +90,7 @@ class OptionDoc:
     flag: str | None = None
     key: str | None = None
     command_default: Any = _SAME
+    off_help: str = ""
     parts: tuple[Part, ...] = ()
     repeat: bool = False
 
@@ -138,6 +141,21 @@ def _directory(value: Any) -> str:
         if os.path.isdir(path):
             return path
     raise Rejected
+
+
+def _directory_path(value: Any) -> str:
+    if isinstance(value, str | os.PathLike) and os.fspath(value) and "\0" not in os.fspath(value):
+        return os.path.abspath(os.path.expanduser(os.fspath(value)))
+    raise Rejected
+
+
+def default_transcript_dir(environ: Mapping[str, str] = os.environ) -> str:
+    """``$XDG_STATE_HOME/streamshell/casts`` (``~/.local/state/streamshell/casts``; a relative
+    XDG_STATE_HOME is ignored, as the XDG spec says): where ``streamshell serve`` records."""
+    base = environ.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "streamshell", "casts")
 
 
 def _environment(value: Any) -> dict[str, str]:
@@ -209,6 +227,7 @@ def optional(rule: Rule) -> Rule:
 BOOLEAN = Rule("true or false", _boolean)
 SECONDS = Rule("a number of seconds >= 0", _seconds)
 DIRECTORY = Rule("an existing directory", _directory)
+DIRECTORY_PATH = Rule("a directory path (created when missing)", _directory_path)
 ENVIRONMENT = Rule("a map of variable names to string values", _environment)
 NAMES = Rule("a list of non-empty strings", _names)
 DIRECTORIES = Rule("a list of existing directories", _directories)
@@ -329,6 +348,31 @@ class ManagerOptions:
         user=True,
     )
 
+    transcript_dir: str | None = option(
+        None,
+        optional(DIRECTORY_PATH),
+        "record every session as an asciicast v2 file (asciinema's format) in this directory "
+        "(created, private to the user, when missing)",
+        user=True,
+        flag="transcripts",
+        command_default=default_transcript_dir,
+        off_help="record no session",
+    )
+    max_cast_bytes: int = option(
+        64 << 20,
+        whole_number(64 << 10),
+        "bytes one session's cast may take: past that, the middle of its output is elided (a marker "
+        "says how much) and its head and tail kept",
+        user=True,
+    )
+    max_transcripts_bytes: int = option(
+        1 << 30,
+        whole_number(64 << 10),
+        "bytes the casts in transcript_dir may take together: past that, the oldest are removed "
+        "(never one still being recorded)",
+        user=True,
+    )
+
     sandbox: str = option(
         SandboxMode.DANGER_FULL_ACCESS.value,
         choice(*MODES),
@@ -390,6 +434,11 @@ class ManagerOptions:
                 f"protected_sessions = {self.protected_sessions} must be less than "
                 f"max_sessions ({self.max_sessions})"
             )
+        if self.max_transcripts_bytes < self.max_cast_bytes:
+            raise Rejected(
+                f"max_transcripts_bytes = {self.max_transcripts_bytes} must be at least "
+                f"max_cast_bytes ({self.max_cast_bytes})"
+            )
 
     @property
     def policy(self) -> SandboxPolicy:
@@ -423,7 +472,8 @@ class Setting:
 
     ``name`` is the flag's (``--max-memory``: ``max_memory``) and the agent config's field name;
     ``key`` the config key (a dot for a table); ``default`` what ``serve`` and ``agent`` use;
-    ``kind``: ``bool`` (``--x/--no-x``), ``list`` (a repeated flag) or ``value``.
+    ``kind``: ``bool`` (``--x/--no-x``), ``list`` (a repeated flag) or ``value``; ``off_help``
+    (a value whose command default is not None): what ``--no-x``, None, means.
     """
 
     name: str
@@ -435,6 +485,7 @@ class Setting:
     default: Any
     kind: str
     type: Any
+    off_help: str = ""
 
     @property
     def flag(self) -> str:
@@ -464,10 +515,12 @@ def settings() -> tuple[Setting, ...]:
                 )
             continue
         default = f.default if doc.command_default is _SAME else doc.command_default
+        if callable(default):  # it reads the environment: now, when the commands start
+            default = default()
         kind = "list" if doc.repeat else "bool" if str(f.type) == "bool" else "value"
-        name = doc.flag or f.name
+        name, key = doc.flag or f.name, doc.key or f.name
         found.append(
-            Setting(name, f.name, None, doc.key or f.name, doc.rule, doc.help, default, kind, f.type)
+            Setting(name, f.name, None, key, doc.rule, doc.help, default, kind, f.type, doc.off_help)
         )
     return tuple(found)
 

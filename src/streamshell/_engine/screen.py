@@ -19,16 +19,22 @@ Two things pyte does not do as a terminal does, done here (:class:`_Screen`):
   (``less``, ``vim``, ``top``) draw on: leaving it (``ESC[?1049l`` / ``?47l`` / ``?1047l``) shows the
   main screen again as it was, as xterm does (``?1049`` also saves and restores the cursor,
   ``?1048`` only that). The alternate screen starts blank each time.
+
+A person watching a session (the UI's terminal, ``streamshell attach``) first gets its screen
+as it is now: an emulator made for the occasion, fed with the session's :class:`RecentOutput`,
+drawn as escape sequences (:meth:`TerminalScreen.ansi`) for their own terminal to show.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import pyte
+from pyte import graphics
 from pyte.screens import StaticDefaultDict
 from wcwidth import wcwidth
 
@@ -201,6 +207,40 @@ class TerminalScreen:
             self._backlog.clear()
             raise
 
+    def ansi(self) -> str:
+        """Escape sequences that draw the screen on a terminal of the same size: the screen cleared,
+        each row's characters with their colours and attributes, the cursor where it is. (A wide
+        character's right half whose left half was overwritten is a blank, as in :meth:`render`.)"""
+        self._guarded(self._catch_up)
+        screen = self._screen
+        out = ["\x1b[0m\x1b[H\x1b[2J"]
+        for y in range(screen.lines):
+            row = screen.buffer[y]
+            cells = [row[x] for x in range(screen.columns)]
+            while cells and cells[-1].data in (" ", "") and _sgr(cells[-1]) == _PLAIN:
+                cells.pop()
+            if not cells:
+                continue
+            out.append(f"\x1b[{y + 1};1H")
+            current = _PLAIN
+            covered = False  # the previous cell holds a wide character, which covers this one
+            for cell in cells:
+                data = cell.data
+                if not data and covered:
+                    covered = False
+                    continue
+                sgr = _sgr(cell)
+                if sgr != current:
+                    out.append(sgr)
+                    current = sgr
+                out.append(data or " ")
+                covered = bool(data) and wcwidth(data[0]) == 2
+            if current != _PLAIN:
+                out.append(_PLAIN)
+        out.append(f"\x1b[{screen.cursor.y + 1};{screen.cursor.x + 1}H")
+        out.append("\x1b[?25l" if screen.cursor.hidden else "\x1b[?25h")
+        return "".join(out)
+
     def _catch_up(self) -> None:
         data = bytes(self._backlog)
         self._backlog.clear()
@@ -211,3 +251,69 @@ class TerminalScreen:
             self._skipped = False
         if data:
             self._stream.feed(data)
+
+
+class RecentOutput:
+    """A session's newest output, for the screen a watcher sees first: at least ``limit`` bytes
+    (whole chunks are dropped from the front), each chunk appended as it is, no copy."""
+
+    def __init__(self, limit: int = MAX_BACKLOG) -> None:
+        self._limit = limit
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self._trimmed = False
+
+    def __repr__(self) -> str:
+        return f"<RecentOutput {self._size}B trimmed={self._trimmed}>"
+
+    def append(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._size += len(data)
+        while self._size - len(self._chunks[0]) >= self._limit:
+            self._size -= len(self._chunks.popleft())
+            self._trimmed = True
+
+    def screen(self, rows: int, cols: int, *, pipes: bool = False) -> TerminalScreen:
+        """An emulator of ``rows`` x ``cols`` fed with the newest output (:meth:`newest`)."""
+        screen = TerminalScreen(rows, cols)
+        screen.feed(self.newest(pipes=pipes))
+        return screen
+
+    def replay(self, *, pipes: bool = False) -> str:
+        """A cleared screen, then the newest output (:meth:`newest`) for a terminal to draw itself."""
+        return "\x1b[0m\x1b[H\x1b[2J" + self.newest(pipes=pipes).decode("utf-8", "replace")
+
+    def newest(self, *, pipes: bool = False) -> bytes:
+        """The newest ``limit`` bytes of output, from a line start when older output was left out;
+        a pipe's bare newlines as a terminal shows them."""
+        data = b"".join(self._chunks)[-self._limit :]
+        if self._trimmed or len(data) < self._size:
+            data = data[data.find(b"\n") + 1 :]
+        return data.replace(b"\n", b"\r\n") if pipes else data
+
+
+_PLAIN = "\x1b[0m"
+
+_FG_CODES = {name: code for code, name in {**graphics.FG_ANSI, **graphics.FG_AIXTERM}.items()}
+_BG_CODES = {name: code for code, name in {**graphics.BG_ANSI, **graphics.BG_AIXTERM}.items()}
+_FLAGS = (("bold", 1), ("italics", 3), ("underscore", 4), ("blink", 5), ("reverse", 7), ("strikethrough", 9))
+
+
+def _colour(name: str, codes: dict[str, int], extended: int) -> list[str]:
+    if name == "default":
+        return []
+    if name in codes:
+        return [str(codes[name])]
+    try:  # 256 and true colours: pyte keeps them as "rrggbb"
+        r, g, b = (int(name[i : i + 2], 16) for i in (0, 2, 4))
+    except ValueError:
+        return []
+    return [str(extended), "2", str(r), str(g), str(b)]
+
+
+def _sgr(cell: pyte.screens.Char) -> str:
+    """The select-graphic-rendition sequence for a cell's colours and attributes (from a reset)."""
+    params = ["0"]
+    params += [str(code) for name, code in _FLAGS if getattr(cell, name)]
+    params += _colour(cell.fg, _FG_CODES, 38) + _colour(cell.bg, _BG_CODES, 48)
+    return f"\x1b[{';'.join(params)}m"

@@ -25,12 +25,17 @@ EOF), and a leader can close its output before it exits (RUNNING at EOF).
 
 The manager drives a session only through its methods: :meth:`call` (take a turn),
 :meth:`stream_to`, :meth:`write`, :meth:`wait_done` / :meth:`wait_call`, :meth:`take`,
-:meth:`show_screen`, :meth:`retire`, :meth:`dispose`; it never touches the buffer or the process.
+:meth:`show_screen`, :meth:`watch`, :meth:`retire`, :meth:`dispose`; it never touches the buffer or
+the process.
 
 While a call waits (:meth:`wait_call`) it may end early: on exit, when the output matches the
 call's ``wait_for`` (:mod:`.matching`), or when the program waits for input
 (:mod:`.input_wait`, probed only while a call waits). A session that was once asked for its
 screen keeps a terminal emulator fed with its output (:mod:`.screen`).
+
+Every byte read, every input written and every resize also goes to the session's recorder, when
+its manager records casts (:mod:`.transcripts`), and to the people watching it (:mod:`.watch`),
+who first get its screen as it is, drawn from its newest output (:class:`.screen.RecentOutput`).
 """
 
 from __future__ import annotations
@@ -54,8 +59,10 @@ from .input import InputQueue
 from .input_wait import InputWaitProbe, InputWaitWatch
 from .matching import MatchWatch, OutputMatcher
 from .process import ChildProcess
-from .screen import TerminalScreen
+from .screen import RecentOutput, TerminalScreen
 from .spawn import COLS, ROWS, Spawned, set_window_size
+from .transcripts import Recorder
+from .watch import ScreenShot, Watch
 
 READ_SIZE = 65536
 """Bytes asked for per read; a PTY hands out at most a page at a time, a pipe up to 64 KiB."""
@@ -120,6 +127,7 @@ class Session:
         profile: Profile = Profile.REFERENCE,
         screen: bool = False,
         on_done: Callable[[Session], None] | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.id = session_id
         self.command = command
@@ -149,6 +157,10 @@ class Session:
         self._screen: TerminalScreen | None = None
         self._probe: InputWaitProbe | None = None
         self._input_wait_look = (0.0, False)
+        self._recorder = recorder
+        self._recent = RecentOutput()
+        self._watches: list[Watch] = []
+        self._exit_told = False
         if screen:
             self.start_screen()
         self._loop.add_reader(spawned.read_fd, self._on_readable)
@@ -203,6 +215,11 @@ class Session:
         return self._size[1]
 
     @property
+    def cast(self) -> str | None:
+        """The path of the session's cast, when it is recorded (and recording has not failed)."""
+        return self._recorder.path if self._recorder is not None else None
+
+    @property
     def input_wait_looked_at(self) -> float:
         """When :meth:`look_for_input_wait` last ran (``time.monotonic``; 0: never)."""
         return self._input_wait_look[0]
@@ -230,6 +247,7 @@ class Session:
             code,
             waiting_for_input=waiting,
             unread_bytes=len(self._buffer),
+            cast=self.cast,
         )
 
     def touch(self) -> None:
@@ -411,6 +429,34 @@ class Session:
         assert self._screen is not None, "show_screen() before start_screen()"
         return self._screen.render()
 
+    def watch(self) -> Watch:
+        """A watcher of the session from now on: its screen first (drawn from its newest output),
+        then what happens to it (see :mod:`.watch`)."""
+        watch = Watch(self.id, self._screenshot, self._replay, pipes=not self.tty)
+        if self._exit_told and self.exit is not None:
+            watch.exited(self.exit.code)
+        if self._read_fd is None:  # closed already: nothing more will come
+            watch.closed()
+            return watch
+        self._watches.append(watch)
+        self._listeners.append(watch.output)
+
+        def unsubscribe() -> None:
+            if watch in self._watches:
+                self._watches.remove(watch)
+                self._listeners.remove(watch.output)
+
+        watch.unsubscribe = unsubscribe
+        return watch
+
+    def _screenshot(self) -> ScreenShot:
+        rows, cols = self._size
+        return ScreenShot(rows, cols, self._recent.screen(rows, cols, pipes=not self.tty).ansi())
+
+    def _replay(self) -> ScreenShot:
+        rows, cols = self._size
+        return ScreenShot(rows, cols, self._recent.replay(pipes=not self.tty))
+
     def _pump(self) -> None:
         """Read what the kernel already holds, so a call returns everything printed so far."""
         if self._read_fd is not None and not self._eof:
@@ -431,6 +477,9 @@ class Session:
                 self._on_eof()
                 return
             self._buffer.append(data)
+            self._recent.append(data)
+            if self._recorder is not None:
+                self._recorder.output(data)
             for listener in self._listeners:
                 try:
                     listener(data)
@@ -468,6 +517,7 @@ class Session:
         if self.state is not State.RETIRED:
             self._to(State.DONE)
         self._wake_waiters()
+        self._tell_watchers_exit()
         if self._on_done is not None and self.state is State.DONE:
             self._on_done(self)
 
@@ -481,6 +531,8 @@ class Session:
     def write(self, data: bytes) -> None:
         """Queue input for the process (see :class:`InputQueue`); raises :class:`WriteError`."""
         self._input.write(data)
+        if self._recorder is not None:
+            self._recorder.input(data)
 
     def close_input(self) -> None:
         """Close the process's stdin (pipes only): it reads end of file; Ctrl-C still interrupts."""
@@ -507,6 +559,10 @@ class Session:
             self._size = (rows, cols)
             if self._screen is not None:
                 self._screen.resize(rows, cols)
+            if self._recorder is not None:
+                self._recorder.resize(rows, cols)
+            for watch in self._watches:
+                watch.resized(rows, cols)
 
     async def terminate(self, grace: float) -> Exited:
         """Kill the session's process group (escalating); return how the leader ended."""
@@ -555,6 +611,19 @@ class Session:
         self._process.release()
         self._complete = True  # nothing more can arrive: a call still waiting must not wait on
         self._wake_waiters()
+        if self._recorder is not None:
+            self._recorder.close()
+        self._tell_watchers_exit()
+        for watch in list(self._watches):
+            watch.unsubscribe()
+            watch.closed()
+
+    def _tell_watchers_exit(self) -> None:
+        """Watchers hear of the exit once, when the output is complete (or the session released)."""
+        if self.exit is not None and not self._exit_told:
+            self._exit_told = True
+            for watch in self._watches:
+                watch.exited(self.exit.code)
 
 
 class _Turn:

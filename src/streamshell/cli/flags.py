@@ -89,6 +89,15 @@ def add_manager_flags(parser: argparse.ArgumentParser, *, commands_defaults: boo
                 default=default,
                 help=f"{s.help} (default: {'yes' if default else 'no'})",
             )
+        elif s.off_help:
+            shown = f"default: {default}" if default is not None else "default: none"
+            group = parser.add_mutually_exclusive_group()
+            group.add_argument(
+                s.flag, dest=s.name, type=_flag_value(s), default=default, help=f"{s.help} ({shown})"
+            )
+            group.add_argument(
+                "--no-" + s.flag[2:], dest=s.name, action="store_const", const=None, help=s.off_help
+            )
         elif s.kind == "list":
             parser.add_argument(
                 s.flag, dest=s.name, action="append", type=_flag_value(s), default=None, help=s.help

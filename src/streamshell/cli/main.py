@@ -1,5 +1,6 @@
 """The ``streamshell`` command: ``serve`` (the MCP server), ``tools`` (definitions as JSON), ``call``,
-``agent`` (an agent loop on the OpenAI Responses API).
+``agent`` (an agent loop on the OpenAI Responses API), ``attach`` (a running server's session, live in
+this terminal).
 
 Only ``serve`` imports the MCP SDK and only ``agent`` the OpenAI SDK, so ``streamshell
 tools`` is instant.
@@ -22,6 +23,7 @@ from typing import Any
 from .._version import __version__
 from ..profiles import Profile
 from ..tools.names import MCP_TOOLS, TOOL_NAMES
+from .attach import add_attach_flags, attach
 from .flags import (
     EXIT_CALL_FAILED,
     EXIT_OK,
@@ -104,6 +106,18 @@ def _add_serve(sub: Subcommands) -> None:
         "(which also leaves exit notices out of the results' text)",
     )
     p.add_argument(
+        "--ui",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with --http, serve the page at /ui where people watch every client's sessions (log in "
+        "with the token; default: yes)",
+    )
+    p.add_argument(
+        "--ui-input",
+        action="store_true",
+        help="let people logged in to the page type into sessions and kill them (default: watch only)",
+    )
+    p.add_argument(
         "--ray",
         metavar="ADDRESS",
         help="run the sessions on the nodes of the Ray cluster at ADDRESS (HOST:PORT, auto, ray://HOST:PORT) "
@@ -111,6 +125,10 @@ def _add_serve(sub: Subcommands) -> None:
     )
     add_manager_flags(p)
     add_client_flags(p)
+
+
+def _add_attach(sub: Subcommands) -> None:
+    add_attach_flags(_subparser(sub, "attach", attach))
 
 
 def _add_tools(sub: Subcommands) -> None:
@@ -170,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    for add in (_add_serve, _add_tools, _add_call, _add_agent):
+    for add in (_add_serve, _add_tools, _add_call, _add_agent, _add_attach):
         add(sub)
     for name, subparser in sub.choices.items():
         subparser.set_defaults(command_parser=subparser, command=name)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import functools
 import json
 import logging
 import os
@@ -31,6 +30,8 @@ log = logging.getLogger("streamshell")
 if TYPE_CHECKING:
     from .._engine.options import ManagerOptions
     from .._engine.supervisor import Supervisor
+    from .._engine.transcripts import TranscriptStore
+    from ..mcp.http import UiFactory
     from ..tools.backend import SessionBackend
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -132,15 +133,19 @@ def _command_line() -> list[str]:
     return [sys.executable, "-m", "streamshell", "serve"]
 
 
-def connection_help(url: str, token: str) -> str:
-    """What ``make run`` prints: the URL and token, and how to add the server to common clients."""
+def connection_help(url: str, token: str, *, page: str | None = None) -> str:
+    """What ``make run`` prints: the URL and token, and how to add the server to common clients
+    (and where the page is, when it is served)."""
     command, *rest = _command_line()
     toml_args = ", ".join(json.dumps(a) for a in rest)
     desktop = {"mcpServers": {"streamshell": {"command": command, "args": rest}}}
+    watch = (
+        f"\nWatch the sessions: {page} (log in with the token), or `streamshell attach ID`\n" if page else ""
+    )
     return f"""\
 streamshell {__version__}: MCP over Streamable HTTP at {url}
 token: {token}   (every request needs "Authorization: Bearer <token>"; set ${TOKEN_ENV} to choose it)
-
+{watch}
 Claude Code (this running server, over HTTP):
   claude mcp add --transport http streamshell {url} --header "Authorization: Bearer {token}"
 
@@ -175,9 +180,12 @@ def serve(args: argparse.Namespace) -> int:
     http://HOST:PORT/mcp with --http. Over HTTP every request needs 'Authorization: Bearer TOKEN';
     TOKEN comes from ${token_env}, or is generated and printed. Each client has its own sessions
     (--shared-sessions: one table for all); a client's sessions are killed when it leaves, and all of
-    them when the server stops.
+    them when the server stops. Over HTTP the page at http://HOST:PORT/ui shows every client's
+    sessions live (log in with TOKEN; --no-ui: no page).
     """
     token = os.environ.pop(TOKEN_ENV, None) or None  # never passed on, whatever the filter says
+    if args.ui_input and not (args.http and args.ui):
+        raise UsageError("--ui-input needs the page: serve with --http (and without --no-ui)")
     if args.http and args.host not in LOOPBACK_HOSTS and not token:
         raise UsageError(
             f"refusing to serve on non-loopback host {args.host} with a generated token: "
@@ -215,9 +223,18 @@ def serve(args: argparse.Namespace) -> int:
         # The reference's schema comes with the reference's texts: no header line it never had
         # (clients still get each exit as an MCP notification).
         options = dataclasses.replace(options, exit_notices=False)
-    factory = _backend_factory(args.ray, options)
+    transcripts = None  # a cluster's nodes record
+    if args.ray is None:
+        transcripts = _transcripts(options)
+        if transcripts is None:  # nothing to record into: the managers must not try on their own
+            options = dataclasses.replace(options, transcript_dir=None)
+    factory = _backend_factory(args.ray, options, transcripts)
     if factory is None:
         return EXIT_RUNTIME
+    token = token or secrets.token_urlsafe(32)
+    ui = None
+    if args.http and args.ui:
+        factory, ui = _ui(factory, token, input_enabled=args.ui_input)
     server = build_server(
         factory,
         tools=args.tools,
@@ -231,16 +248,15 @@ def serve(args: argparse.Namespace) -> int:
     if sock is None:
         from ..mcp.stdio import serve_stdio
 
-        anyio.run(_until_signalled, serve_stdio(server))
+        anyio.run(_closing, transcripts, _until_signalled(serve_stdio(server)))
         return EXIT_OK
-    from ..mcp.http import serve_http
+    from ..mcp.http import UI_PATH, serve_http
 
-    token = token or secrets.token_urlsafe(32)
     host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    print(connection_help(f"http://{shown}:{port}/mcp", token), flush=True)
-    serving = functools.partial(
-        serve_http,
+    base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    page = f"{base}{UI_PATH}" if ui is not None else None
+    print(connection_help(f"{base}/mcp", token, page=page), flush=True)
+    serving = serve_http(
         server,
         sock,
         token,
@@ -248,8 +264,9 @@ def serve(args: argparse.Namespace) -> int:
         max_clients=args.max_clients,
         idle_timeout=args.idle_timeout or None,
         header_timeout=args.header_timeout,
+        ui=ui,
     )
-    anyio.run(serving)  # uvicorn stops on SIGINT/SIGTERM itself
+    anyio.run(_closing, transcripts, serving)  # uvicorn stops on SIGINT/SIGTERM itself
     return EXIT_OK
 
 
@@ -261,12 +278,59 @@ def _working_directory() -> str | None:
         return None
 
 
+def _transcripts(options: ManagerOptions) -> TranscriptStore | None:
+    """The one store every client's session manager records into (its directory created now, so
+    a bad one is refused before serving). The default location that cannot be made (a service
+    user without a writable home) is not the person's mistake: a warning, and nothing recorded."""
+    if options.transcript_dir is None:
+        return None
+    from .._engine.options import default_transcript_dir
+    from .._engine.transcripts import TranscriptStore
+
+    try:
+        return TranscriptStore(
+            options.transcript_dir,
+            max_cast_bytes=options.max_cast_bytes,
+            max_total_bytes=options.max_transcripts_bytes,
+        )
+    except ValueError as e:
+        if options.transcript_dir != default_transcript_dir():
+            raise UsageError(f"--transcripts: {e}") from None
+        log.warning("sessions are not recorded: %s (choose a directory with --transcripts DIR)", e)
+        return None
+
+
+def _ui(
+    factory: Callable[[], SessionBackend], token: str, *, input_enabled: bool
+) -> tuple[Callable[[], SessionBackend], UiFactory]:
+    """The page at ``/ui`` over every session manager ``factory`` makes (the factory that adds them
+    to its directory, and what makes the page)."""
+    from ..ui.app import build_ui
+    from ..ui.directory import SessionDirectory
+
+    directory = SessionDirectory()
+    return directory.track(factory), lambda security: build_ui(
+        directory, token, security, input_enabled=input_enabled
+    )
+
+
+async def _closing(transcripts: TranscriptStore | None, serving: Any) -> None:
+    """Serve; then wait for the last casts to be written (the managers are closed by then)."""
+    try:
+        await serving
+    finally:
+        if transcripts is not None:
+            await transcripts.aclose()
+
+
 class _LocalManagers:
     """Makes each client's session manager; they share one supervisor (one cgroup or marker and one
-    watchdog for the whole server), made with the first and closed with the last."""
+    watchdog for the whole server), made with the first and closed with the last, and record into
+    one store (``transcripts``, when sessions are recorded)."""
 
-    def __init__(self, options: ManagerOptions) -> None:
+    def __init__(self, options: ManagerOptions, transcripts: TranscriptStore | None) -> None:
         self._options = options
+        self._transcripts = transcripts
         self._supervisor: Supervisor | None = None
 
     def __call__(self) -> SessionBackend:
@@ -275,7 +339,7 @@ class _LocalManagers:
 
         if self._supervisor is None:
             self._supervisor = Supervisor(self._options)
-        return SessionManager(self._options, supervisor=self._supervisor)
+        return SessionManager(self._options, supervisor=self._supervisor, transcripts=self._transcripts)
 
 
 def _check_containment(options: ManagerOptions) -> None:
@@ -310,14 +374,17 @@ def _check_confinement(options: ManagerOptions) -> None:
             raise UsageError(str(e)) from None
 
 
-def _backend_factory(ray_address: str | None, options: ManagerOptions) -> Callable[[], SessionBackend] | None:
-    """What makes the server's session manager: a local one, or one on the Ray cluster at
-    ``ray_address`` (connected now, so a bad address fails before serving); None after saying
-    why it cannot be made. Options a cluster cannot serve are a :class:`UsageError`."""
+def _backend_factory(
+    ray_address: str | None, options: ManagerOptions, transcripts: TranscriptStore | None
+) -> Callable[[], SessionBackend] | None:
+    """What makes the server's session manager: a local one (recording into ``transcripts``), or
+    one on the Ray cluster at ``ray_address`` (connected now, so a bad address fails before
+    serving); None after saying why it cannot be made. Options a cluster cannot serve are a
+    :class:`UsageError`."""
     if ray_address is None:
         _check_containment(options)
         _check_confinement(options)
-        return _LocalManagers(options)
+        return _LocalManagers(options, transcripts)
     try:
         from ..cluster.manager import RaySessionManager, connect, unsupported
     except ImportError as e:

@@ -12,7 +12,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -24,6 +24,7 @@ from .._engine.exit_listeners import ExitListener, ExitListeners
 from .._engine.manager import CANCELLED_STARTS
 from .._engine.options import ManagerOptions
 from .._engine.session import OutputCallback
+from .._engine.watch import WatchEvent
 from .._version import __version__
 from ..errors import ClusterError, ManagerClosedError, SpawnError, StreamshellError
 from ..params import DEFAULT_MAX_OUTPUT_TOKENS, ExecCommandParams, WriteStdinParams
@@ -32,7 +33,7 @@ from ..results import ExecCommandOutput, Exited, ExitNotice, SessionInfo
 from .node import NodeActor
 from .placement import Candidate, NodeInfo, Placement
 from .table import SessionTable
-from .wire import NAMESPACE, Attached, Reply, actor_name
+from .wire import NAMESPACE, Attached, Call, Reply, actor_name
 
 DEFAULT_ORPHAN_GRACE = 30.0
 """Seconds the nodes keep a silent client's sessions: its lease (renewed four times as often)."""
@@ -192,8 +193,14 @@ class RaySessionManager:
 
     @property
     def profile(self) -> Profile:
-        """Whose tools and texts the sessions speak: always the reference's on a cluster."""
-        return self.options.profile
+        """Whose tools and texts the sessions speak: the reference's, the only profile a cluster
+        serves (:func:`unsupported` refuses the others before anything starts)."""
+        return Profile.REFERENCE
+
+    @property
+    def closed(self) -> bool:
+        """:meth:`aclose` was called: no new calls."""
+        return self._closed
 
     def __repr__(self) -> str:
         states = ", ".join(f"{sum(s.state is st for s in self._slots)} {st.value}" for st in NodeState)
@@ -216,7 +223,7 @@ class RaySessionManager:
         self, params: WriteStdinParams, *, on_output: OutputCallback | None = None
     ) -> ExecCommandOutput:
         """Type into a session, on its node."""
-        reply = await self._on_session(params.session_id, "write_stdin", (params,), {}, on_output)
+        reply = await self._on_session(params.session_id, Call("write_stdin", (params,)), on_output)
         output: ExecCommandOutput = reply.value
         self._after(params.session_id, output)
         return self._with_exit_notices(output)
@@ -226,7 +233,7 @@ class RaySessionManager:
     ) -> ExecCommandOutput:
         """Kill a session's process group on its node; its last output and exit code."""
         kwargs = {"max_output_tokens": max_output_tokens}
-        reply = await self._on_session(session_id, "kill_session", (session_id,), kwargs, None)
+        reply = await self._on_session(session_id, Call("kill_session", (session_id,), kwargs), None)
         self._table.close(session_id)
         output: ExecCommandOutput = reply.value
         return self._with_exit_notices(output)
@@ -241,7 +248,7 @@ class RaySessionManager:
 
     async def resize(self, session_id: int, rows: int, cols: int) -> None:
         """Set a session's terminal size, on its node."""
-        await self._on_session(session_id, "resize", (session_id, rows, cols), {}, None)
+        await self._on_session(session_id, Call("resize", (session_id, rows, cols)), None)
 
     async def list_sessions(self) -> list[SessionInfo]:
         """Every node's sessions (``node`` set), and the lost ones not asked about yet (``lost``
@@ -254,6 +261,48 @@ class RaySessionManager:
         sessions = [info for infos in listed for info in infos]
         sessions += self._table.lost_sessions()
         return sorted(sessions, key=lambda info: info.session_id)
+
+    async def ended_sessions(self) -> list[SessionInfo]:
+        """The sessions each node's manager remembers as ended (``node`` set), by id (a coroutine)."""
+        if self._closed:
+            return []
+        await self._ready()
+        attached = [slot for slot in self._slots if slot.state is NodeState.ATTACHED]
+        answers = await asyncio.gather(*(self._ended_on(slot) for slot in attached))
+        return sorted((info for infos in answers for info in infos), key=lambda info: info.session_id)
+
+    async def send_input(self, session_id: int, chars: str) -> None:
+        """Type into a session on its node without collecting its output (a person watching it)."""
+        await self._on_session(session_id, Call("send_input", (session_id, chars)), None)
+
+    async def watch(self, session_id: int) -> AsyncIterator[WatchEvent]:
+        """Watch a session on its node (``async for event in m.watch(id)``; ``aclose()`` stops): its
+        screen now, then its output, resizes and exit, streamed from the node's actor. Raises as the
+        calls do for a session that is unknown or gone, at the first event."""
+        self._check_open()
+        await self._ready()
+        slot = self._slots[self._table.route(session_id)]
+        if slot.state is not NodeState.ATTACHED:
+            raise self._table.gone_error(session_id, _gone_how(slot))
+        stream = slot.handle.watch.remote(self.name, self._client, session_id)
+        finished = False
+        try:
+            async for ref in stream:
+                item: WatchEvent | Reply = await ref
+                if isinstance(item, Reply):
+                    self._settle(slot, item)
+                    if item.error is not None:
+                        raise item.error
+                    break
+                yield item
+            finished = True
+        except _NodeGone as gone:
+            raise self._table.gone_error(session_id, gone.how) from None
+        except RayActorError as e:
+            raise self._table.gone_error(session_id, (await self._actor_failed(slot, e)).how) from None
+        finally:
+            if not finished:  # the watcher let go (or failed) first: stop the node's side too
+                ray.cancel(stream)
 
     async def aclose(self) -> None:
         """Kill every session on every node and wait until they are gone. Idempotent."""
@@ -304,7 +353,9 @@ class RaySessionManager:
             raise SpawnError(session_id, self._nowhere())
         self._table.assign(session_id, slot.index)
         try:
-            reply = await self._call(slot, method, (params,), {**kwargs, "session_id": session_id}, on_output)
+            reply = await self._call(
+                slot, Call(method, (params,), {**kwargs, "session_id": session_id}), on_output
+            )
         except _NodeGone as gone:
             if gone.slot.state is NodeState.LOST:
                 raise self._table.lose_start(session_id, slot.node_id, params.cmd) from None
@@ -331,7 +382,7 @@ class RaySessionManager:
     async def _kill_cancelled(self, slot: NodeSlot, session_id: int, method: str) -> None:
         how = CANCELLED_STARTS[method]
         try:
-            await self._call(slot, "kill_session", (session_id,), {}, None)
+            await self._call(slot, Call("kill_session", (session_id,)), None)
             log.info("killed session %d on node %s: %s", session_id, slot.node_id, how)
         except (StreamshellError, _NodeGone) as e:  # the node's own cancel killed it, or it never started
             log.debug("session %d of a cancelled %s: %s", session_id, method, e)
@@ -343,14 +394,7 @@ class RaySessionManager:
             self._table.answered(session_id, None)
             self._table.end_here(session_id, how)
 
-    async def _on_session(
-        self,
-        session_id: int,
-        method: str,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        on_output: OutputCallback | None,
-    ) -> Reply:
+    async def _on_session(self, session_id: int, call: Call, on_output: OutputCallback | None) -> Reply:
         """Send a call on an existing session to its node."""
         self._check_open()
         await self._ready()
@@ -358,7 +402,7 @@ class RaySessionManager:
         try:
             if slot.state is not NodeState.ATTACHED:  # the node left, or dropped our sessions
                 raise _NodeGone(slot, _gone_how(slot))
-            return await self._call(slot, method, args, kwargs, on_output)
+            return await self._call(slot, call, on_output)
         except _NodeGone as gone:
             raise self._table.gone_error(session_id, gone.how) from None
 
@@ -414,28 +458,21 @@ class RaySessionManager:
     def _on(self, slot: NodeSlot, info: SessionInfo) -> SessionInfo:
         return dataclasses.replace(info, node=slot.node_id)
 
-    async def _call(
-        self,
-        slot: NodeSlot,
-        method: str,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        on_output: OutputCallback | None,
-    ) -> Reply:
+    async def _call(self, slot: NodeSlot, call: Call, on_output: OutputCallback | None) -> Reply:
         """One call on ``slot``'s node actor (attached first when needed); raises the call's own
         error, or :class:`_NodeGone` when the node dropped it."""
         if slot.state is not NodeState.ATTACHED:
             await self._attach(slot)
         try:
             if on_output is None:
-                ref = slot.handle.call.remote(self.name, self._client, method, args, kwargs)
+                ref = slot.handle.call.remote(self.name, self._client, *call)
                 try:
                     reply: Reply = await ref
                 except asyncio.CancelledError:
                     ray.cancel(ref)
                     raise
             else:
-                reply = await self._streamed(slot, method, args, kwargs, on_output)
+                reply = await self._streamed(slot, call, on_output)
         except ActorUnavailableError as e:
             raise ClusterError(f"node {slot.node_id} did not answer ({_first_line(e)}); try again") from None
         except RayActorError as e:
@@ -445,16 +482,9 @@ class RaySessionManager:
             raise reply.error
         return reply
 
-    async def _streamed(
-        self,
-        slot: NodeSlot,
-        method: str,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        on_output: OutputCallback,
-    ) -> Reply:
+    async def _streamed(self, slot: NodeSlot, call: Call, on_output: OutputCallback) -> Reply:
         """The call as a stream: its live output goes to ``on_output``, then the reply comes."""
-        stream = slot.handle.stream.remote(self.name, self._client, method, args, kwargs)
+        stream = slot.handle.stream.remote(self.name, self._client, *call)
         try:
             async for ref in stream:
                 item: str | Reply = await ref
@@ -647,12 +677,19 @@ class RaySessionManager:
 
     async def _list_on(self, slot: NodeSlot) -> list[SessionInfo]:
         try:
-            reply = await self._call(slot, "list_sessions", (), {}, None)
+            reply = await self._call(slot, Call("list_sessions"), None)
         except _NodeGone:
             return []
         listed = [self._on(slot, info) for info in reply.value]
         self._table.reconcile(slot.index, listed)
         return listed
+
+    async def _ended_on(self, slot: NodeSlot) -> list[SessionInfo]:
+        try:
+            reply = await self._call(slot, Call("ended_sessions"), None)
+        except _NodeGone:
+            return []
+        return [self._on(slot, info) for info in reply.value]
 
     async def _detach(self, slot: NodeSlot) -> None:
         try:

@@ -20,12 +20,14 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import ray
 
 from .._engine.manager import SessionManager
 from .._engine.options import ManagerOptions
+from .._engine.watch import WatchEvent
 from ..errors import StreamshellError
 from ..results import ExitNotice, Ongoing
 from ..tools.backlog import OutputBacklog
@@ -78,22 +80,23 @@ def session_directory(options: ManagerOptions, client_cwd: str) -> ManagerOption
     return dataclasses.replace(options, cwd=cwd)
 
 
+@dataclass(eq=False, repr=False)
 class Tenant:
-    """One client's sessions on this node: a session manager, and the client's lease on it."""
+    """One client's sessions on this node: a session manager, and the client's lease on it.
+    ``_gone`` is shared with whoever records the sessions that ended here unasked."""
 
-    def __init__(
-        self, name: str, client: str, manager: SessionManager, lease: float, gone: list[int]
-    ) -> None:
-        self.name = name
-        self.client = client
-        self.manager = manager
-        self.lease = lease
-        self.renewed = time.monotonic()
-        self.max_id = -1
-        self._gone = gone
-        self._exits: list[ExitNotice] = []
-        self._exited = asyncio.Event()
-        manager.subscribe_exit_notices(self._exit)
+    name: str
+    client: str
+    manager: SessionManager
+    lease: float
+    _gone: list[int]
+    renewed: float = field(default_factory=time.monotonic)
+    max_id: int = -1
+    _exits: list[ExitNotice] = field(default_factory=list)
+    _exited: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.manager.subscribe_exit_notices(self._exit)
 
     def __repr__(self) -> str:
         return f"<Tenant {self.name} client={self.client[:8]} lease={self.lease}s {self.manager!r}>"
@@ -255,6 +258,26 @@ class NodeActor:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    @ray.method(_generator_backpressure_num_objects=STREAM_IN_FLIGHT)
+    async def watch(self, name: str, client: str, session_id: int) -> AsyncIterator[WatchEvent | Reply]:
+        """A session's watch events (its screen first) until it is closed; a :class:`Reply` with the
+        error instead when it cannot be watched. A client that lags makes the session's
+        :class:`~streamshell._engine.watch.Watch` throw its backlog away for a fresh screen."""
+        tenant, dropped = self._tenant(name, client)
+        if tenant is None:
+            yield Reply(dropped=dropped)
+            return
+        try:
+            watch = tenant.manager.watch(session_id)
+        except StreamshellError as e:
+            yield Reply(error=e)
+            return
+        try:
+            async for event in watch:
+                yield event
+        finally:
+            await watch.aclose()
 
     async def detach(self, name: str, client: str) -> None:
         """The client closes: kill every session held under ``name``."""

@@ -7,7 +7,7 @@ Parameters and results cross as whole objects (``ExecCommandParams``, ``ExecComm
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import StreamshellError
 from ..results import SessionInfo
@@ -15,8 +15,28 @@ from ..results import SessionInfo
 NAMESPACE = "streamshell"
 """The Ray namespace of the node actors."""
 
-FORWARDED = frozenset({"exec_command", "write_stdin", "kill_session", "run", "resize", "list_sessions"})
-"""The session manager's methods a client may call on a node."""
+FORWARDED = frozenset(
+    {
+        "exec_command",
+        "write_stdin",
+        "kill_session",
+        "run",
+        "resize",
+        "list_sessions",
+        "ended_sessions",
+        "send_input",
+    }
+)
+"""The session manager's methods a client may call on a node (``watch`` streams: ``NodeActor.watch``)."""
+
+
+class Call(NamedTuple):
+    """One call a client sends a node: a :data:`FORWARDED` method and its arguments (the node
+    actor's ``call`` and ``stream`` take them spread: ``*call``)."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = {}  # noqa: RUF012 - shared by calls without keywords, never mutated
 
 
 def actor_name(node_id: str, version: str) -> str:

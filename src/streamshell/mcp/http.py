@@ -1,5 +1,7 @@
 """Serving MCP as Streamable HTTP at ``/mcp``: a bearer token on every request, the MCP spec's
-Host and Origin checks against DNS rebinding, and bounds on what clients can pile up.
+Host and Origin checks against DNS rebinding, and bounds on what clients can pile up. Beside it,
+when given, the page at ``/ui`` (its own application: :mod:`streamshell.ui`, which logs people in
+with the same token and makes the same Host and Origin checks).
 
 - A connection must send a whole request head within ``header_timeout`` seconds of opening
   and of each response (slowloris connections are closed).
@@ -14,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import hmac
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mcp.server.lowlevel import Server
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 CONNECTIONS_PER_CLIENT = 4
@@ -26,6 +29,11 @@ CONNECTIONS_PER_CLIENT = 4
 connection cap is this times ``max_clients``, plus a few for clients being refused."""
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+UI_PATH = "/ui"
+
+UiFactory = Callable[[TransportSecuritySettings], ASGIApp]
+"""Makes the ``/ui`` application, given the Host and Origin checks the MCP endpoint makes."""
 
 
 def _bracketed(name: str) -> str:
@@ -126,6 +134,25 @@ class BearerAuth:
         await self._app(scope, receive, send)
 
 
+class WithUi:
+    """ASGI: ``/ui`` and below go to the page's application (it checks logins itself), the rest
+    (lifespan included) to the MCP application."""
+
+    def __init__(self, ui: ASGIApp, rest: ASGIApp) -> None:
+        self._ui = ui
+        self._rest = rest
+
+    def __repr__(self) -> str:
+        return f"<WithUi {UI_PATH} -> {self._ui!r}, the rest -> {self._rest!r}>"
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == UI_PATH or path.startswith(UI_PATH + "/")):
+            await self._ui(scope, receive, send)
+        else:
+            await self._rest(scope, receive, send)
+
+
 async def serve_http(
     server: Server[Any],
     sock: socket.socket,
@@ -135,9 +162,10 @@ async def serve_http(
     max_clients: int,
     idle_timeout: float | None,
     header_timeout: float,
+    ui: UiFactory | None = None,
 ) -> None:
-    """Serve Streamable HTTP at ``/mcp`` on an already bound socket, behind a bearer token.
-    (The caps' defaults are ``streamshell serve``'s flags'.)"""
+    """Serve Streamable HTTP at ``/mcp`` on an already bound socket, behind a bearer token; and the
+    page ``ui`` makes at ``/ui``, when given. (The caps' defaults are ``streamshell serve``'s flags'.)"""
     import uvicorn
 
     host, port = sock.getsockname()[:2]
@@ -149,8 +177,11 @@ async def serve_http(
         max_sessions=max_clients,
         session_idle_timeout=idle_timeout,
     )
+    served: ASGIApp = BearerAuth(app, token)
+    if ui is not None:
+        served = WithUi(ui(security), served)
     config = uvicorn.Config(
-        BearerAuth(app, token),
+        served,
         log_level="warning",
         lifespan="on",
         http=type("HeaderTimeoutProtocol", (HeaderTimeoutProtocol,), {"header_timeout": header_timeout}),

@@ -9,6 +9,7 @@ serves the library, ``streamshell call``, the MCP server, the adapters and the a
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Mapping
@@ -109,6 +110,11 @@ class Effects:
     open_world: bool
 
 
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
 RUNS_COMMANDS = Effects(read_only=False, destructive=True, idempotent=False, open_world=True)
 """Runs a command or types into one: anything may happen, anywhere."""
 
@@ -146,15 +152,10 @@ class Tool(Generic[P]):
         return self.description
 
     def annotations(self) -> JsonObject:
-        """The MCP annotations: the title and the effects' hints, as MCP sends them."""
-        e = self.effects
-        return {
-            "title": self.title,
-            "readOnlyHint": e.read_only,
-            "destructiveHint": e.destructive,
-            "idempotentHint": e.idempotent,
-            "openWorldHint": e.open_world,
-        }
+        """The MCP annotations: the title, and each effect as its hint (``read_only`` is
+        ``readOnlyHint``)."""
+        hints = {_camel(f.name) + "Hint": getattr(self.effects, f.name) for f in dataclasses.fields(Effects)}
+        return {"title": self.title, **hints}
 
     def parameters(
         self,
@@ -220,8 +221,8 @@ def _iso(timestamp: float) -> str:
 
 
 def session_json(info: SessionInfo) -> JsonObject:
-    """A session as ``list_sessions`` shows it to the model; ``node`` (on a cluster) and
-    ``lost`` (its node left the cluster) only where they apply."""
+    """A session as ``list_sessions`` shows it to the model; ``node`` (on a cluster), ``lost``
+    (its node left the cluster) and ``cast`` (its recording) only where they apply."""
     shown: JsonObject = {
         "session_id": info.session_id,
         "command": info.command,
@@ -238,6 +239,8 @@ def session_json(info: SessionInfo) -> JsonObject:
         shown["node"] = info.node
     if info.lost:
         shown["lost"] = True
+    if info.cast is not None:
+        shown["cast"] = info.cast
     return shown
 
 
