@@ -381,6 +381,9 @@ class RaySessionManager:
 
     async def _kill_cancelled(self, slot: NodeSlot, session_id: int, method: str) -> None:
         how = CANCELLED_STARTS[method]
+        # Ended for callers now, not once the kill's answer is back: a call in between must not
+        # reach the node and hear of a plain kill. Placement counts the session until ``answered``.
+        self._table.end_here(session_id, how)
         try:
             await self._call(slot, Call("kill_session", (session_id,)), None)
             log.info("killed session %d on node %s: %s", session_id, slot.node_id, how)
@@ -392,7 +395,6 @@ class RaySessionManager:
             )
         finally:
             self._table.answered(session_id, None)
-            self._table.end_here(session_id, how)
 
     async def _on_session(self, session_id: int, call: Call, on_output: OutputCallback | None) -> Reply:
         """Send a call on an existing session to its node."""
