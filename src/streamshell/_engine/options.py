@@ -101,6 +101,12 @@ def option(default: Any, rule: Rule, help: str, *, user: bool = False, **naming:
     return field(default=default, metadata={_RULE: OptionDoc(rule, help, user, **naming)})
 
 
+def cast_bytes(default: int, what: str) -> Any:
+    """A user option capping the bytes of casts (``what``); at least 64 KiB, room for a cast's
+    header and first screens."""
+    return option(default, whole_number(64 << 10), f"bytes {what}", user=True)
+
+
 def option_doc(f: dataclasses.Field[Any]) -> OptionDoc:
     """The :class:`OptionDoc` of an option's field."""
     doc: OptionDoc = f.metadata[_RULE]
@@ -358,19 +364,15 @@ class ManagerOptions:
         command_default=default_transcript_dir,
         off_help="record no session",
     )
-    max_cast_bytes: int = option(
+    max_cast_bytes: int = cast_bytes(
         64 << 20,
-        whole_number(64 << 10),
-        "bytes one session's cast may take: past that, the middle of its output is elided (a marker "
-        "says how much) and its head and tail kept",
-        user=True,
+        "one session's cast may take: past that, the middle of its output is elided (a marker says how much) "
+        "and its head and tail kept",
     )
-    max_transcripts_bytes: int = option(
+    max_transcripts_bytes: int = cast_bytes(
         1 << 30,
-        whole_number(64 << 10),
-        "bytes the casts in transcript_dir may take together: past that, the oldest are removed "
-        "(never one still being recorded)",
-        user=True,
+        "the casts in transcript_dir may take together: past that, the oldest are removed "
+        "(never one being recorded)",
     )
 
     sandbox: str = option(

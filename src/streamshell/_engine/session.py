@@ -77,19 +77,21 @@ OutputCallback = Callable[[str], None]
 
 
 class CallEnd(enum.Enum):
-    """Why :meth:`Session.wait_call` returned."""
+    """Why :meth:`Session.wait_call` returned (compared, never shown: the values mean nothing)."""
 
-    DONE = "done"
+    DONE = enum.auto()
     """The process exited and its output is complete."""
-    MATCHED = "matched"
+    MATCHED = enum.auto()
     """The output matched the call's ``wait_for``."""
-    INPUT_WAIT = "input wait"
+    INPUT_WAIT = enum.auto()
     """The program waits for input."""
-    YIELD = "yield"
+    YIELD = enum.auto()
     """The time ran out."""
 
 
 class State(enum.Enum):
+    """A session's life (the module docstring draws it); the value is what ``repr`` shows."""
+
     RUNNING = "running"
     EXITED = "exited"
     DONE = "done"
