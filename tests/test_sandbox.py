@@ -39,6 +39,11 @@ from streamshell.tools.toolsconfig import AskForApproval, shell_tool_for_sandbox
 
 pytestmark = pytest.mark.usefixtures("workspace")
 
+SANDBOX_PYTHON = Path(sys.base_prefix) / "bin" / "python3"
+"""A Python the sandbox shows: this run's venv may live under /tmp (a fresh clone there), which the
+sandbox's private /tmp hides; the interpreter it was made from does not (the scripts need only the
+standard library)."""
+
 
 @pytest.fixture
 def base() -> Iterator[Path]:
@@ -254,7 +259,7 @@ async def test_a_fork_flood_stays_under_its_process_limit(workspace: Path) -> No
             "print('forked', flush=True)\ntime.sleep(60)\n"
         )
         (workspace / "flood.py").write_text(flood)
-        session = await start(manager, f"{sys.executable} flood.py")
+        session = await start(manager, f"{SANDBOX_PYTHON} flood.py")
 
         def alive() -> int:  # the manager's watchdog helper carries the marker too
             return len([p for p in marked_processes(value) if "watchdog_helper" not in p[1]])
@@ -278,7 +283,7 @@ async def test_a_memory_hog_is_killed_at_its_limit(workspace: Path) -> None:
     limits = ResourceLimits(memory_bytes=256 << 20)
     async with SessionManager(sandbox="workspace-write", cwd=str(workspace), limits=limits) as manager:
         out = await manager.exec_command(
-            sh(f"{sys.executable} -c 'x = bytearray(1 << 30); print(len(x))'", yield_time_ms=60_000)
+            sh(f"{SANDBOX_PYTHON} -c 'x = bytearray(1 << 30); print(len(x))'", yield_time_ms=60_000)
         )
         assert out.exit_status == Exited(137) and "1073741824" not in out.output
         text = out.to_text_output()

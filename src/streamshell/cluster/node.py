@@ -68,6 +68,20 @@ def node_environment() -> Mapping[str, str] | None:
         name, sep, value = entry.partition(b"=")
         if sep and name:
             environ[os.fsdecode(name)] = os.fsdecode(value)
+    return _without_rays_preload(environ)
+
+
+RAY_PRELOAD = "/ray/core/libjemalloc.so"
+"""Ray starts its raylet with its own jemalloc in ``LD_PRELOAD``: Ray's choice for its processes,
+not the node's; in every session's process it would load Ray's allocator (and a sandbox that hides
+the directory prints an error for each)."""
+
+
+def _without_rays_preload(environ: dict[str, str]) -> dict[str, str]:
+    preload = [p for p in environ.get("LD_PRELOAD", "").split(":") if p and not p.endswith(RAY_PRELOAD)]
+    environ.pop("LD_PRELOAD", None)
+    if preload:
+        environ["LD_PRELOAD"] = ":".join(preload)
     return environ
 
 
