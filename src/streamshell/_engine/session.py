@@ -115,7 +115,43 @@ class SessionLog(logging.LoggerAdapter[logging.Logger]):
 
 
 class Session:
-    """A command started by ``exec_command`` and addressed by later ``write_stdin`` calls."""
+    """A command started by ``exec_command`` and addressed by later ``write_stdin`` calls.
+
+    Slotted: a manager holds thousands; with a ``__dict__`` of this many attributes each session
+    cost about 1.8 KiB more (BENCHMARKS.md, concurrency row).
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_complete",
+        "_done_waiters",
+        "_drain_timeout",
+        "_drain_timer",
+        "_eof",
+        "_exit_told",
+        "_input",
+        "_input_wait_look",
+        "_last_used",
+        "_listeners",
+        "_loop",
+        "_on_done",
+        "_probe",
+        "_process",
+        "_read_fd",
+        "_recent",
+        "_recorder",
+        "_screen",
+        "_size",
+        "_turn",
+        "_watches",
+        "command",
+        "ended",
+        "id",
+        "pid",
+        "started_at",
+        "state",
+        "tty",
+    )
 
     def __init__(
         self,
@@ -139,7 +175,6 @@ class Session:
         self.state = State.RUNNING
         self.ended: str | None = None
         """Why later calls cannot use the session, once it is RETIRED."""
-        self.log = SessionLog(log, {"session": session_id})
         self._last_used = time.monotonic()
         self._turn = asyncio.Lock()
         self._buffer = OutputBuffer(window)
@@ -173,6 +208,12 @@ class Session:
             f"<Session {self.id} {self.state.value} pid={self.pid} {'pty' if self.tty else 'pipes'} "
             f"unread={self.unread_bytes}B cmd={self.command[:40]!r}>"
         )
+
+    @property
+    def log(self) -> SessionLog:
+        """The ``streamshell`` logger for this session's messages; made when a message is logged
+        (rarely: a kill, a prune, an exit nobody waited for), not held by every session."""
+        return SessionLog(log, {"session": self.id})
 
     # ----- state -----------------------------------------------------------------------------
 
@@ -330,7 +371,7 @@ class Session:
                 if match_watch.search_now():  # (given up: watch_input ran)
                     return CallEnd.MATCHED
                 listen(match_watch.output_arrived)
-            else:
+            elif timeout > 0:  # a call that returns at once has no use for a watch (nor a probe)
                 watch_input()
             if timeout <= 0:
                 return CallEnd.YIELD
