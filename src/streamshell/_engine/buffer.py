@@ -88,7 +88,8 @@ class OutputBuffer:
             raise ValueError(f"window must be >= 1, got {window}")
         self._window = window
         self._head = bytearray()
-        self._tail: deque[bytes] = deque()
+        self._tail: deque[bytes] | None = None
+        """Made when the head is full (most sessions never fill it): an empty deque is 0.6 KiB."""
         self._tail_len = 0
         self._dropped = 0
         self._newlines = 0
@@ -118,13 +119,15 @@ class OutputBuffer:
             self._head += data[:room]
             data = data[room:]
         if data:
+            if self._tail is None:
+                self._tail = deque()
             self._tail.append(data)
             self._tail_len += len(data)
             self._trim_tail()
 
     def peek(self) -> Captured:
         """Everything since the last take, which stays held."""
-        return Captured(bytes(self._head), b"".join(self._tail), self._dropped, self._newlines)
+        return Captured(bytes(self._head), b"".join(self._tail or ()), self._dropped, self._newlines)
 
     def take(self, *, keep_incomplete_char: bool = False) -> Captured:
         """Everything since the last take; the buffer starts over empty, or holding only the
@@ -145,27 +148,29 @@ class OutputBuffer:
     def clear(self) -> None:
         """Forget everything held (the reference's "only output from now on")."""
         self._head.clear()
-        self._tail.clear()
+        self._tail = None
         self._tail_len = 0
         self._dropped = 0
         self._newlines = 0
 
     def _refill_head(self) -> None:
         """With nothing dropped head and tail are contiguous: move tail bytes into a grown head."""
-        while self._tail and len(self._head) < self._window:
-            chunk = self._tail.popleft()
+        tail = self._tail
+        while tail and len(self._head) < self._window:
+            chunk = tail.popleft()
             room = self._window - len(self._head)
             self._head += chunk[:room]
             if len(chunk) > room:
-                self._tail.appendleft(chunk[room:])
+                tail.appendleft(chunk[room:])
             self._tail_len -= min(room, len(chunk))
 
     def _trim_tail(self) -> None:
         excess = self._tail_len - self._window
-        while excess > 0:
-            chunk = self._tail.popleft()
+        tail = self._tail
+        while excess > 0 and tail:  # (bytes in excess are in the tail)
+            chunk = tail.popleft()
             if len(chunk) > excess:
-                self._tail.appendleft(chunk[excess:])
+                tail.appendleft(chunk[excess:])
                 cut = excess
             else:
                 cut = len(chunk)
