@@ -259,7 +259,8 @@ class RecentOutput:
 
     def __init__(self, limit: int = MAX_BACKLOG) -> None:
         self._limit = limit
-        self._chunks: deque[bytes] = deque()
+        self._chunks: deque[bytes] | None = None
+        """Made with the first output (an empty deque is 0.6 KiB; many sessions sit silent)."""
         self._size = 0
         self._trimmed = False
 
@@ -267,10 +268,13 @@ class RecentOutput:
         return f"<RecentOutput {self._size}B trimmed={self._trimmed}>"
 
     def append(self, data: bytes) -> None:
-        self._chunks.append(data)
+        chunks = self._chunks
+        if chunks is None:
+            chunks = self._chunks = deque()
+        chunks.append(data)
         self._size += len(data)
-        while self._size - len(self._chunks[0]) >= self._limit:
-            self._size -= len(self._chunks.popleft())
+        while self._size - len(chunks[0]) >= self._limit:
+            self._size -= len(chunks.popleft())
             self._trimmed = True
 
     def screen(self, rows: int, cols: int, *, pipes: bool = False) -> TerminalScreen:
@@ -286,7 +290,7 @@ class RecentOutput:
     def newest(self, *, pipes: bool = False) -> bytes:
         """The newest ``limit`` bytes of output, from a line start when older output was left out;
         a pipe's bare newlines as a terminal shows them."""
-        data = b"".join(self._chunks)[-self._limit :]
+        data = b"".join(self._chunks or ())[-self._limit :]
         if self._trimmed or len(data) < self._size:
             data = data[data.find(b"\n") + 1 :]
         return data.replace(b"\n", b"\r\n") if pipes else data
