@@ -96,6 +96,10 @@ class InputWaitProbe:
     ``master`` gives the PTY master while the session holds it (None on pipes); ``stdin``
     the write end of the stdin pipe while it is open; ``pending`` the input bytes we still
     hold for the process. They are asked each time: a released fd number may be reused.
+
+    What the program must wait on (the terminal's device, or the pipe's inode) is learnt at the
+    first sample, from the fd that sample opens or holds anyway: a call whose program exits
+    before the first probe (most short commands) costs no system call here.
     """
 
     def __init__(
@@ -112,56 +116,51 @@ class InputWaitProbe:
         self._stdin = stdin
         self._pending = pending
         self._test: FileTest | None = None
-        if self._calls is None:
-            return
-        try:
-            fd = master() if master is not None else stdin()
-            if fd is None:
-                return
-            if master is not None:
-                peer = _peer(fd)
-                try:
-                    rdev = os.fstat(peer).st_rdev
-                finally:
-                    os.close(peer)
-                self._test = procstate.terminal_test(frozenset({rdev, DEV_TTY}))
-            else:
-                self._test = procstate.pipe_test(os.fstat(fd).st_ino)
-        except OSError as e:
-            log.debug("pid %d: cannot watch for input waits: %s", leader, e)
+        self._usable = self._calls is not None and (master is not None or stdin() is not None)
 
     def __repr__(self) -> str:
-        where = "unavailable" if self._test is None else "pty" if self._master is not None else "pipe"
+        where = "unavailable" if not self._usable else "pty" if self._master is not None else "pipe"
         return f"<InputWaitProbe leader={self._leader} {where}>"
 
     @property
     def available(self) -> bool:
-        """Whether this session can be probed at all (Linux with ``/proc``)."""
-        return self._test is not None
+        """Whether this session can be probed at all (Linux with ``/proc``, and the session's
+        terminal or stdin could be looked at)."""
+        return self._usable
 
     def sample(self) -> Sample | None:
         """What the waiting program looks like now, or None when it does not wait for input."""
-        if self._test is None or self._pending():
+        if not self._usable or self._pending():
             return None
         try:
-            scope = self._scope(self._test)
-        except OSError:
+            scope = self._scope()
+        except OSError as e:
+            if self._test is None:  # what it would wait on cannot be learnt: never probe again
+                log.debug("pid %d: cannot watch for input waits: %s", self._leader, e)
+                self._usable = False
             return None
         if scope is None:
             return None
         return self._examine(scope)
 
-    def _scope(self, test: FileTest) -> _Scope | None:
+    def _scope(self) -> _Scope | None:
         if self._master is None:
             fd = self._stdin()
-            if fd is None or _bytes_in_pipe(fd):
+            if fd is None:
                 return None
-            return _Scope(procstate.tree(self._leader), test)
+            if self._test is None:
+                self._test = procstate.pipe_test(os.fstat(fd).st_ino)
+            if _bytes_in_pipe(fd):
+                return None
+            return _Scope(procstate.tree(self._leader), self._test)
         master = self._master()
         if master is None:
             return None
         peer = _peer(master)
         try:
+            if self._test is None:
+                rdev = os.fstat(peer).st_rdev
+                self._test = procstate.terminal_test(frozenset({rdev, DEV_TTY}))
             if _readable_now(peer):
                 return None
         finally:
@@ -174,7 +173,7 @@ class InputWaitProbe:
             fields = procstate.stat_fields(pid)
             if fields is not None and int(fields[2]) == foreground:
                 members.append(pid)
-        return _Scope(members, test)
+        return _Scope(members, self._test)
 
     def _examine(self, scope: _Scope) -> Sample | None:
         assert self._calls is not None
@@ -286,6 +285,9 @@ class InputWaitWatch:
         self._flowing = 0.0
         started = time.perf_counter()
         sample = self._probe.sample()
+        if not self._probe.available:  # it turned out it cannot be probed: nothing will confirm
+            self.close()
+            return
         cost = (time.perf_counter() - started) / PROBE_SHARE
         self._earliest = self._loop.time() + cost
         if sample is None:
