@@ -15,6 +15,7 @@ be inspected mid-way reads as "not known", never as an error.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import stat
@@ -69,9 +70,16 @@ def calls_here() -> _Calls | None:
     """The system call numbers of this machine, or None where the probe cannot work (no ``/proc``
     with ``syscall`` files, as on macOS, or an architecture not listed)."""
     calls = _CALLS.get(platform.machine())
-    if calls is None or not os.path.exists(f"{PROC}/self/syscall"):
+    if calls is None or not _has_syscall_files():
         return None
     return calls
+
+
+@functools.cache
+def _has_syscall_files() -> bool:
+    """Whether ``/proc`` has ``syscall`` files: a fact of the kernel, looked up once (a stat per
+    probe made was a stat per waiting call)."""
+    return os.path.exists(f"{PROC}/self/syscall")
 
 
 class Running:
@@ -100,11 +108,21 @@ class Thread:
 
 
 def _read(path: str) -> str | None:
+    """A ``/proc`` file's text, read with ``os.read`` until its end (a buffered file object costs
+    an fstat, an isatty ioctl and its objects, for every file of every probe); None if unreadable."""
     try:
-        with open(path, "rb") as f:
-            return f.read().decode("ascii", "replace")
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        data = b""
+        while chunk := os.read(fd, 65536):
+            data += chunk
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data.decode("ascii", "replace")
 
 
 def stat_fields(pid: int) -> list[str] | None:
