@@ -134,10 +134,7 @@ class InputWaitProbe:
             return None
         try:
             scope = self._scope()
-        except OSError as e:
-            if self._test is None:  # what it would wait on cannot be learnt: never probe again
-                log.debug("pid %d: cannot watch for input waits: %s", self._leader, e)
-                self._usable = False
+        except OSError:
             return None
         if scope is None:
             return None
@@ -156,15 +153,6 @@ class InputWaitProbe:
         master = self._master()
         if master is None:
             return None
-        peer = _peer(master)
-        try:
-            if self._test is None:
-                rdev = os.fstat(peer).st_rdev
-                self._test = procstate.terminal_test(frozenset({rdev, DEV_TTY}))
-            if _readable_now(peer):
-                return None
-        finally:
-            os.close(peer)
         foreground = os.tcgetpgrp(master)
         if foreground <= 0:
             return None
@@ -172,8 +160,36 @@ class InputWaitProbe:
         for pid in procstate.tree(self._leader):
             fields = procstate.stat_fields(pid)
             if fields is not None and int(fields[2]) == foreground:
+                if fields[0] == "R":  # running: not waiting (known before the peer is opened)
+                    return None
                 members.append(pid)
+        peer = self._terminal_peer(master)
+        try:
+            if _readable_now(peer):
+                return None
+        finally:
+            os.close(peer)
+        assert self._test is not None
         return _Scope(members, self._test)
+
+    def _terminal_peer(self, master: int) -> int:
+        """A new fd on the terminal's other side; the first one tells what the program must wait
+        on. When none can be opened (Linux < 4.13) the probe gives up for good."""
+        try:
+            peer = _peer(master)
+        except OSError as e:
+            if self._test is None:
+                log.debug("pid %d: cannot watch for input waits: %s", self._leader, e)
+                self._usable = False
+            raise
+        if self._test is None:
+            try:
+                rdev = os.fstat(peer).st_rdev
+            except OSError:
+                os.close(peer)
+                raise
+            self._test = procstate.terminal_test(frozenset({rdev, DEV_TTY}))
+        return peer
 
     def _examine(self, scope: _Scope) -> Sample | None:
         assert self._calls is not None
