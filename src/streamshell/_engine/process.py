@@ -66,7 +66,8 @@ class ChildProcess:
         self._popen = popen
         self._on_exit = on_exit
         self._loop = asyncio.get_running_loop()
-        self._exited: asyncio.Future[Exited] = self._loop.create_future()
+        self._exited: asyncio.Future[Exited] | None = None
+        """Made by the first :meth:`wait` before the exit (a kill waits; most sessions never do)."""
         self._reaped = False
         self._group_gone = False
         self._pidfd: int | None = None
@@ -105,7 +106,8 @@ class ChildProcess:
             return
         self._stop_watching()
         self.exit = exit
-        self._exited.set_result(exit)
+        if self._exited is not None:
+            self._exited.set_result(exit)
         self._on_exit(exit)
 
     def _poll(self) -> None:
@@ -125,6 +127,10 @@ class ChildProcess:
 
     async def wait(self) -> Exited:
         """How the leader ended, once it has."""
+        if self.exit is not None:
+            return self.exit
+        if self._exited is None:
+            self._exited = self._loop.create_future()
         return await asyncio.shield(self._exited)
 
     def signal_group(self, sig: int) -> bool:
