@@ -89,7 +89,8 @@ class OutputBuffer:
         self._window = window
         self._head = bytearray()
         self._tail: deque[bytes] | None = None
-        """Made when the head is full (most sessions never fill it): an empty deque is 0.6 KiB."""
+        """Made when the head is full (most sessions never fill it): even an empty deque holds a
+        block of 64 slots (BENCHMARKS.md, concurrency row)."""
         self._tail_len = 0
         self._dropped = 0
         self._newlines = 0

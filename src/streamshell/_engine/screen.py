@@ -260,7 +260,8 @@ class RecentOutput:
     def __init__(self, limit: int = MAX_BACKLOG) -> None:
         self._limit = limit
         self._chunks: deque[bytes] | None = None
-        """Made with the first output (an empty deque is 0.6 KiB; many sessions sit silent)."""
+        """Made with the first output: even an empty deque holds a block of 64 slots, and many
+        sessions sit silent (BENCHMARKS.md, concurrency row)."""
         self._size = 0
         self._trimmed = False
 

@@ -117,8 +117,8 @@ class SessionLog(logging.LoggerAdapter[logging.Logger]):
 class Session:
     """A command started by ``exec_command`` and addressed by later ``write_stdin`` calls.
 
-    Slotted: a manager holds thousands; with a ``__dict__`` of this many attributes each session
-    cost about 1.8 KiB more (BENCHMARKS.md, concurrency row).
+    Slotted: a manager holds thousands, and a ``__dict__`` of this many attributes outgrows the
+    shared-key layout, a whole dict per session (BENCHMARKS.md, concurrency row).
     """
 
     __slots__ = (
