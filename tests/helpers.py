@@ -187,6 +187,10 @@ async def start_sleep(manager: SessionManager, seconds: int, **kw: object) -> in
     return sid
 
 
+LONG = 30_000
+"""A yield in ms that no loaded machine runs out, for calls that must end by an event (exit, input
+wait, a pattern), never by their time."""
+
 INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from helpers import MARK, alive, body, call_tool, mcp_read_until, progress_messages, wait_until
+from helpers import INITIALIZE, MARK, alive, body, call_tool, mcp_read_until, progress_messages, wait_until
 from ray_cluster import LocalCluster, ray_manager
 from streamshell import WriteStdinParams
 from test_agent import EXPECTED, SCRIPT, fake_model, run_agent, sent_outputs
@@ -157,21 +157,11 @@ def test_serve_with_ray_refuses_an_address_nobody_answers_at() -> None:
 
 
 def test_serve_with_ray_refuses_the_unified_profile_before_serving(ray_cluster: LocalCluster) -> None:
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
     done = subprocess.run(
         [sys.executable, "-m", "streamshell", "serve", "--ray", ray_cluster.address, "--profile", "unified"],
         capture_output=True,
         text=True,
-        input=json.dumps(initialize) + "\n",
+        input=json.dumps(INITIALIZE) + "\n",
         timeout=120,
         check=False,
     )

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import read_until, sh, start, start_and_wait_for_file, wait_until
+from helpers import LONG, read_until, sh, start, start_and_wait_for_file, wait_until
 from streamshell import ExecCommandOutput, Exited, Ongoing, SessionManager, WriteStdinParams
 from streamshell._engine import procstate
 
-LONG = 30_000
 """The yield of calls that must return early: far longer than any program here takes to prompt."""
 SHORT = 1_500
 """The yield of calls that must run it out."""

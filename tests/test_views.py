@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import body, sh
+from helpers import LONG, body, sh
 from streamshell import (
     Exited,
     Ongoing,
@@ -23,8 +23,6 @@ from streamshell._engine import views
 from streamshell._engine.screen import MAX_BACKLOG, TerminalScreen
 from streamshell._engine.textview import TextRenderer, render_text
 from streamshell._engine.truncation import approx_token_count
-
-LONG = 30_000
 
 PROGRESS = textwrap.dedent(
     """

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from helpers import sh, start_and_wait_for_file, wait_until
+from helpers import LONG, sh, start_and_wait_for_file, wait_until
 from streamshell import (
     ExecCommandParams,
     Exited,
@@ -25,8 +25,6 @@ from streamshell._engine import manager as manager_module
 from streamshell._engine.matching import LOOKBACK, MATCH_SHARE, SEARCH_TIMEOUT, OutputMatcher
 from streamshell._engine.session import Session
 from streamshell.params import compile_wait_for
-
-LONG = 30_000
 
 
 async def test_a_server_ready_line_ends_the_call(manager: SessionManager) -> None:
