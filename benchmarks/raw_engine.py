@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .isolated import REPO, run_probe
-from .report import Row, size, spread, verdict
+from .report import CPU_PER_MB, RATE, Row, ratio_row, size
 from .sizes import Sizes
 from .stats import alternate, summarize
 
@@ -94,38 +94,36 @@ async def rows(sizes: Sizes) -> list[Row]:
         )
     p_off = summarize([r["cpu"] / r["bytes"] for r in offs])
     p_on = summarize([r["cpu"] / r["bytes"] for r in ons])
-    probe_ratio = p_on.median / p_off.median
     f = summarize([r["bytes"] / r["seconds"] for r in floors])
     o = summarize([r["bytes"] / r["seconds"] for r in ourses])
     f_cpu = summarize([r["cpu"] / r["bytes"] for r in floors])
     o_cpu = summarize([r["cpu"] / r["bytes"] for r in ourses])
-    ratio, cpu_ratio = o.median / f.median, o_cpu.median / f_cpu.median
     return [
-        Row(
-            metric=f"raw throughput with the new code present ({size(floors[0]['bytes'])} through the PTY, "
+        ratio_row(
+            f"raw throughput with the new code present ({size(floors[0]['bytes'])} through the PTY, "
             "one call)",
-            floor=f"{spread(f, 'MB/s', 1e-6, 1)}: the engine before ({BASELINE})",
-            streamshell=spread(o, "MB/s", 1e-6, 1),
-            ratio=f"{ratio:.2f}x",
-            target=f"≥ {MIN_RATIO:.2f}x",
-            verdict=verdict(ratio >= MIN_RATIO),
+            f,
+            o,
+            floor_label=f"the engine before ({BASELINE})",
+            unit=RATE,
+            at_least=MIN_RATIO,
         ),
-        Row(
-            metric="raw throughput: reader CPU (this process, per MB read), the same runs",
-            floor=f"{spread(f_cpu, 'ms/MB', 1e9, 2)}: the engine before",
-            streamshell=spread(o_cpu, "ms/MB", 1e9, 2),
-            ratio=f"{cpu_ratio:.2f}x",
-            target=f"≤ {1 / MIN_RATIO:.2f}x",
-            verdict=verdict(cpu_ratio <= 1 / MIN_RATIO),
+        ratio_row(
+            "raw throughput: reader CPU (this process, per MB read), the same runs",
+            f_cpu,
+            o_cpu,
+            floor_label="the engine before",
+            unit=CPU_PER_MB,
+            at_most=1 / MIN_RATIO,
         ),
-        Row(
-            metric="raw throughput: reader CPU per MB, input-wait probe on (the default) against off, "
+        ratio_row(
+            "raw throughput: reader CPU per MB, input-wait probe on (the default) against off, "
             "in one process",
-            floor=f"{spread(p_off, 'ms/MB', 1e9, 2)}: `return_on_input_wait=False`",
-            streamshell=spread(p_on, "ms/MB", 1e9, 2),
-            ratio=f"{probe_ratio:.2f}x",
-            target=f"≤ {1 / MIN_RATIO:.2f}x",
-            verdict=verdict(probe_ratio <= 1 / MIN_RATIO),
+            p_off,
+            p_on,
+            floor_label="`return_on_input_wait=False`",
+            unit=CPU_PER_MB,
+            at_most=1 / MIN_RATIO,
         ),
     ]
 

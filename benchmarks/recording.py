@@ -18,7 +18,7 @@ from streamshell import ExecCommandParams, Exited, SessionManager
 from streamshell._engine.options import ManagerOptions
 from streamshell._engine.transcripts import TranscriptStore
 
-from .report import Row, size, spread, verdict
+from .report import CPU_PER_MB, RATE, Row, ratio_row, size, spread
 from .sizes import Sizes
 from .stats import alternate, summarize
 from .throughput import TOKEN_BYTES, YIELD_MS, producer
@@ -71,27 +71,25 @@ async def rows(sizes: Sizes) -> list[Row]:
     f_cpu = summarize([r.cpu / r.size for r in floors])
     o_cpu = summarize([r.cpu / r.size for r in ours])
     drain = summarize([r.drain for r in ours])
-    rate, cpu = o_rate.median / f_rate.median, o_cpu.median / f_cpu.median
     subject = f"`{cmd}` ({size(floors[0].size)} through the PTY, one call)"
     return [
-        Row(
-            metric=f"recording: throughput of {subject}, every byte recorded as a cast",
-            floor=f"{spread(f_rate, 'MB/s', 1e-6, 1)}: the same manager options, no transcript_dir",
-            streamshell=spread(o_rate, "MB/s", 1e-6, 1),
-            ratio=f"{rate:.2f}x",
-            target=f"≥ {MIN_RATE:.2f}x",
-            verdict=verdict(rate >= MIN_RATE),
+        ratio_row(
+            f"recording: throughput of {subject}, every byte recorded as a cast",
+            f_rate,
+            o_rate,
+            floor_label="the same manager options, no transcript_dir",
+            unit=RATE,
+            at_least=MIN_RATE,
             notes=(
                 f"recording: after the call returned, the writer thread needed {spread(drain)} more "
                 "to finish the cast (64 MiB cap: the middle elided)",
             ),
         ),
-        Row(
-            metric="recording: CPU of this process per MB, the writer thread's included",
-            floor=spread(f_cpu, "ms/MB", 1e9, 2),
-            streamshell=spread(o_cpu, "ms/MB", 1e9, 2),
-            ratio=f"{cpu:.2f}x",
-            target=f"≤ {MAX_CPU:.2f}x",
-            verdict=verdict(cpu <= MAX_CPU),
+        ratio_row(
+            "recording: CPU of this process per MB, the writer thread's included",
+            f_cpu,
+            o_cpu,
+            unit=CPU_PER_MB,
+            at_most=MAX_CPU,
         ),
     ]

@@ -40,6 +40,44 @@ def spread(summary: Summary, unit: str = "ms", scale: float = 1000.0, digits: in
     return f"{median} {unit} ({label} {low}-{high}, n={summary.n})"
 
 
+RATE = ("MB/s", 1e-6, 1)
+"""How a rate in bytes per second is shown."""
+CPU_PER_MB = ("ms/MB", 1e9, 2)
+"""How CPU seconds per byte are shown."""
+
+
+def ratio_row(
+    metric: str,
+    floor: Summary,
+    ours: Summary,
+    *,
+    floor_label: str = "",
+    unit: tuple[str, float, int] = ("ms", 1000.0, 2),
+    at_least: float | None = None,
+    at_most: float | None = None,
+    notes: tuple[str, ...] = (),
+) -> Row:
+    """A row whose figure is the ratio of the medians, ours over the floor's, held to ``at_least``
+    (a rate) or ``at_most`` (a cost); ``floor_label`` says what the floor is."""
+    ratio = ours.median / floor.median
+    if at_least is not None:
+        target, met = f"≥ {at_least:.2f}x", ratio >= at_least
+    elif at_most is not None:
+        target, met = f"≤ {at_most:.2f}x", ratio <= at_most
+    else:
+        raise ValueError("a ratio row needs at_least or at_most")
+    shown = spread(floor, *unit)
+    return Row(
+        metric=metric,
+        floor=f"{shown}: {floor_label}" if floor_label else shown,
+        streamshell=spread(ours, *unit),
+        ratio=f"{ratio:.2f}x",
+        target=target,
+        verdict=verdict(met),
+        notes=notes,
+    )
+
+
 def machine() -> list[tuple[str, str]]:
     """What the figures were measured on; ratios travel between machines, absolute times do not."""
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from streamshell import ExecCommandParams, Exited, SessionManager
 
-from .report import Row, size, spread, verdict
+from .report import CPU_PER_MB, RATE, Row, ratio_row, size
 from .sizes import Sizes
 from .stats import Timing, alternate, stopwatch, summarize
 from .system import read_to_eof
@@ -85,22 +85,20 @@ async def rows(sizes: Sizes) -> list[Row]:
     f_rate, o_rate = summarize([t.rate for t in floors]), summarize([t.rate for t in ours])
     f_cpu = summarize([t.cpu_per_byte for t in floors])
     o_cpu = summarize([t.cpu_per_byte for t in ours])
-    rate, cpu = o_rate.median / f_rate.median, o_cpu.median / f_cpu.median
     return [
-        Row(
-            metric=f"throughput: one `exec_command` of `{cmd}` ({size(floors[0].size)} through the PTY)",
-            floor=f"{spread(f_rate, 'MB/s', 1e-6, 1)}: blocking `os.read` loop",
-            streamshell=spread(o_rate, "MB/s", 1e-6, 1),
-            ratio=f"{rate:.2f}x",
-            target=f"≥ {MIN_RATE:.2f}x",
-            verdict=verdict(rate >= MIN_RATE),
+        ratio_row(
+            f"throughput: one `exec_command` of `{cmd}` ({size(floors[0].size)} through the PTY)",
+            f_rate,
+            o_rate,
+            floor_label="blocking `os.read` loop",
+            unit=RATE,
+            at_least=MIN_RATE,
         ),
-        Row(
-            metric="throughput: reader CPU (this process, per MB read)",
-            floor=spread(f_cpu, "ms/MB", 1e9, 2),
-            streamshell=spread(o_cpu, "ms/MB", 1e9, 2),
-            ratio=f"{cpu:.2f}x",
-            target=f"≤ {MAX_CPU:.2f}x",
-            verdict=verdict(cpu <= MAX_CPU),
+        ratio_row(
+            "throughput: reader CPU (this process, per MB read)",
+            f_cpu,
+            o_cpu,
+            unit=CPU_PER_MB,
+            at_most=MAX_CPU,
         ),
     ]
