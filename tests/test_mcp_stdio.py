@@ -9,10 +9,14 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
+from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from packaging.requirements import Requirement
 
 import streamshell
 from helpers import (
@@ -231,10 +235,43 @@ async def test_sessions_get_neither_the_servers_fds_nor_its_raised_limit(tmp_pat
                 assert server_limit.split()[3] != "256", "the server itself keeps its raised limit"
 
 
-def as_nobody(python_args: list[str]) -> tuple[str, list[str], dict[str, str]]:
+def _runtime_distributions() -> list[metadata.Distribution]:
+    """streamshell's installed dependencies (no extras), and theirs: what ``serve`` may import."""
+    found: dict[str, metadata.Distribution] = {}
+    todo = list(metadata.requires("streamshell") or [])
+    while todo:
+        requirement = Requirement(todo.pop())
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        dist = metadata.distribution(requirement.name)
+        if dist.name not in found:
+            found[dist.name] = dist
+            todo += dist.requires or []
+    return list(found.values())
+
+
+def _readable_copy(into: Path) -> Path:
+    """streamshell and its runtime dependencies copied under ``into``, readable by any user: the
+    checkout (and its venv) may sit in a directory only its owner can enter (``mktemp -d``)."""
+    site = into / "site"
+    shutil.copytree(Path(streamshell.__file__).parent, site / "streamshell")
+    for dist in _runtime_distributions():
+        for file in dist.files or []:
+            source = Path(str(dist.locate_file(file)))
+            if source.is_file() and source.is_relative_to(PURELIB):
+                target = site / source.relative_to(PURELIB)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+    for path in (into, *into.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return site
+
+
+def as_nobody(python_args: list[str], scratch: Path) -> tuple[str, list[str], dict[str, str]]:
     """How to run this Python, with streamshell and its dependencies, as an unprivileged user: a
     root server's sessions are root, and root reads every process's memory whatever the server
-    does. As root: the system's python3 (ours may live under root's home) under setpriv."""
+    does. As root: the system's python3 (ours may live under root's home) under setpriv, with a
+    copy of the packages it needs in ``scratch`` (a directory outside /tmp's owner-only ones)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(streamshell.__file__).parents[1]), PURELIB])}
     if os.geteuid() != 0:
         return sys.executable, python_args, env
@@ -246,14 +283,23 @@ def as_nobody(python_args: list[str]) -> tuple[str, list[str], dict[str, str]]:
     assert version.stdout.strip() == str(sys.version_info[:2]), (
         f"{system_python} must be Python {sys.version_info[:2]}"
     )
+    env["PYTHONPATH"] = str(_readable_copy(scratch))
     env["HOME"] = "/"
     return setpriv, ["--reuid=65534", "--regid=65534", "--clear-groups", system_python, *python_args], env
 
 
-async def test_sessions_cannot_read_the_servers_token() -> None:
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """A directory any user may enter (pytest's tmp_path is its owner's only)."""
+    path = Path(tempfile.mkdtemp(prefix="streamshell-nobody-", dir="/var/tmp"))
+    yield path
+    shutil.rmtree(path)
+
+
+async def test_sessions_cannot_read_the_servers_token(scratch: Path) -> None:
     """The token is not in the sessions' environment, and the server's own /proc/PID/environ (where
     it stays) is unreadable to them: the server is non-dumpable (issue 10, finding 8)."""
-    command, args, env = as_nobody(["-m", "streamshell", "serve", *UNSANDBOXED])
+    command, args, env = as_nobody(["-m", "streamshell", "serve", *UNSANDBOXED], scratch)
     env["STREAMSHELL_TOKEN"] = "token-that-must-not-leak"
     params = StdioServerParameters(command=command, args=args, env=env, cwd="/")
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
