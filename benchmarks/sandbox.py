@@ -13,10 +13,10 @@ import tempfile
 
 from streamshell import ExecCommandParams, SessionManager, WriteStdinParams
 
-from .report import Row, spread, verdict
+from .report import Row, ratio_row, spread
 from .sizes import Sizes
 from .spawn import floor_spawn, streamshell_spawn
-from .stats import Summary, Timing, alternate, stopwatch, summarize
+from .stats import Timing, alternate, stopwatch, summarize
 
 TARGET = 1.2
 ROUND_TRIP_TARGET = 1.2
@@ -60,32 +60,22 @@ async def rows(sizes: Sizes) -> list[Row]:
         os.rmdir(workspace)
     f, o, u = (summarize([t.wall for t in x]) for x in (floors, ours, unboxed))
     rf, rb = (summarize([t.wall for t in x]) for x in (trips_free, trips_boxed))
-    spawn_row = _row(
+    spawn_row = ratio_row(
         'sandbox: `exec_command(cmd="true", login=False, tty=True)` under workspace-write',
-        (f, "bare bwrap (same policy) -- bash -c true on a PTY"),
+        f,
         o,
-        TARGET,
-        f"unsandboxed, the same call: {spread(u)}. Beyond bare bwrap: one exec of env (it unblocks "
-        "the signals the spawn blocks for bwrap) and streamshell's own spawn, containment included.",
+        floor_label="bare bwrap (same policy) -- bash -c true on a PTY",
+        at_most=TARGET,
+        notes=(
+            f"unsandboxed, the same call: {spread(u)}. Beyond bare bwrap: one exec of env (it unblocks "
+            "the signals the spawn blocks for bwrap) and streamshell's own spawn, containment included.",
+        ),
     )
-    trip_row = _row(
+    trip_row = ratio_row(
         "sandbox: REPL round trip (`x\\n` into cat, read back) under workspace-write",
-        (rf, "the same round trip unsandboxed"),
+        rf,
         rb,
-        ROUND_TRIP_TARGET,
+        floor_label="the same round trip unsandboxed",
+        at_most=ROUND_TRIP_TARGET,
     )
     return [spawn_row, trip_row]
-
-
-def _row(metric: str, floor: tuple[Summary, str], ours: Summary, target: float, *notes: str) -> Row:
-    """A row comparing medians, met when ours is at most ``target`` times the floor's."""
-    ratio = ours.median / floor[0].median
-    return Row(
-        metric=metric,
-        floor=f"{spread(floor[0])}: {floor[1]}",
-        streamshell=spread(ours),
-        ratio=f"{ratio:.2f}x",
-        target=f"≤ {target:.2f}x",
-        verdict=verdict(ratio <= target),
-        notes=notes,
-    )
